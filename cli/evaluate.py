@@ -1,0 +1,29 @@
+"""`rnnkit evaluate`: metrics of a run's model and its baselines on held-out data."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from rnnkit.cli._errors import handle_errors
+from rnnkit.cli._options import Json, RunDir
+from rnnkit.cli._render import metrics_table, stdout
+
+
+@handle_errors
+def evaluate(
+    run: RunDir,
+    data: Annotated[str, typer.Argument(help="Held-out data in the same form as the training data.", show_default=False)],
+    json_output: Json = False,
+) -> None:
+    """Evaluate RUN on DATA, next to the task's baselines."""
+    import rnnkit
+
+    handle = rnnkit.load(run)
+    metrics = handle.evaluate(data)
+    if json_output:
+        typer.echo(json.dumps({"run": str(handle.path), "metrics": metrics}))
+        return
+    stdout.print(metrics_table(metrics, title=f"{handle.task} run {handle.path} on {data}"))

@@ -1,0 +1,28 @@
+"""`rnnkit export`: write a deployable SavedModel (raw input in) or a .keras file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rnnkit.cli._errors import handle_errors
+from rnnkit.cli._options import ExportFormat, RunDir
+from rnnkit.cli._render import stdout
+
+
+@handle_errors
+def export(
+    run: RunDir,
+    out: Annotated[Path, typer.Option(help="Where to write the export.", show_default=False)],
+    format: Annotated[ExportFormat, typer.Option(help="savedmodel serves raw input to TensorFlow Serving.")] = ExportFormat.savedmodel,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace a non-empty --out.")] = False,
+) -> None:
+    """Export RUN for deployment (SavedModel with preprocessing inside)."""
+    import rnnkit
+
+    path = rnnkit.load(run).export(out, format=format.value, overwrite=overwrite)
+    stdout.print(f"Exported {format.value} to {path}")
+    if format is ExportFormat.savedmodel:
+        stdout.print(f"Inspect it:  saved_model_cli show --dir {path} --all")

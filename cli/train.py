@@ -1,0 +1,74 @@
+"""`rnnkit train`: fit a model on a file, folder or built-in dataset and write a run folder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from rnnkit.cli._errors import handle_errors
+from rnnkit.cli._options import Cell, Json, Level, Strategy, TaskName
+from rnnkit.cli._render import metrics_table, stdout
+
+DATA = "Data"
+MODEL = "Model"
+TRAINING = "Training"
+OUTPUT = "Output"
+
+
+@handle_errors
+def train(
+    data: Annotated[Optional[str], typer.Argument(help="A .txt file, a folder of .txt files, or a built-in name (`rnnkit datasets`).", show_default=False)] = None,
+    task: Annotated[Optional[TaskName], typer.Option(help="The task; inferred from DATA when omitted.", rich_help_panel=DATA)] = None,
+    level: Annotated[Optional[Level], typer.Option(help="Text generation tokens: characters or words. [default: char]", rich_help_panel=DATA)] = None,
+    max_len: Annotated[Optional[int], typer.Option(help="Tokens per training window. [default: 100]", rich_help_panel=DATA)] = None,
+    vocab_size: Annotated[Optional[int], typer.Option(help="Word level: keep the most frequent N tokens, the rest become [UNK]; 0 keeps all. [default: 20000]", rich_help_panel=DATA)] = None,
+    val_split: Annotated[Optional[float], typer.Option(help="Fraction held out for validation, from the end of the data. [default: 0.1]", rich_help_panel=DATA)] = None,
+    encoding: Annotated[Optional[str], typer.Option(help="Text encoding of DATA (e.g. latin-1). [default: strict UTF-8]", rich_help_panel=DATA)] = None,
+    cell: Annotated[Optional[Cell], typer.Option(help="Recurrent cell. [default: lstm]", rich_help_panel=MODEL)] = None,
+    layers: Annotated[Optional[int], typer.Option(help="Recurrent layers. [default: 2]", rich_help_panel=MODEL)] = None,
+    units: Annotated[Optional[int], typer.Option(help="Units per recurrent layer. [default: 256]", rich_help_panel=MODEL)] = None,
+    bidirectional: Annotated[Optional[bool], typer.Option("--bidirectional", help="Bidirectional layers (classification only).", rich_help_panel=MODEL)] = None,
+    dropout: Annotated[Optional[float], typer.Option(help="Dropout between layers, in [0, 1). [default: 0.1]", rich_help_panel=MODEL)] = None,
+    embedding_dim: Annotated[Optional[int], typer.Option(help="Token embedding size. [default: 64]", rich_help_panel=MODEL)] = None,
+    epochs: Annotated[Optional[int], typer.Option(help="Passes over the training data. [default: 10]", rich_help_panel=TRAINING)] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="Windows per step. [default: 64]", rich_help_panel=TRAINING)] = None,
+    learning_rate: Annotated[Optional[float], typer.Option(help="Peak Adam learning rate (warm-up, then cosine decay). [default: 0.002]", rich_help_panel=TRAINING)] = None,
+    clipnorm: Annotated[Optional[float], typer.Option(help="Clip gradients to this global norm; 0 turns it off. [default: 1.0]", rich_help_panel=TRAINING)] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Random seed: the same seed repeats a CPU run. [default: random, recorded]", rich_help_panel=TRAINING)] = None,
+    time_budget: Annotated[Optional[float], typer.Option(help="Stop after this many seconds, fitting the learning-rate schedule to it.", rich_help_panel=TRAINING)] = None,
+    early_stopping: Annotated[Optional[bool], typer.Option("--early-stopping/--no-early-stopping", help="Stop when validation loss stops improving. [default: on]", rich_help_panel=TRAINING)] = None,
+    mixed_precision: Annotated[Optional[bool], typer.Option("--mixed-precision", help="Keras mixed_float16 policy (GPU only).", rich_help_panel=TRAINING)] = None,
+    strategy: Annotated[Optional[Strategy], typer.Option(help="tf.distribute strategy; auto mirrors over 2+ GPUs. [default: auto]", rich_help_panel=TRAINING)] = None,
+    tensorboard: Annotated[Optional[bool], typer.Option("--tensorboard", help="Write TensorBoard logs to RUN/logs.", rich_help_panel=TRAINING)] = None,
+    config: Annotated[Optional[Path], typer.Option(help="Start from a run's config.json (options given here override it).", rich_help_panel=DATA)] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Run folder to write. [default: runs/<task>-<timestamp>]", rich_help_panel=OUTPUT)] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its last checkpoint.", rich_help_panel=OUTPUT)] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace a non-empty --out (only once training succeeds).", rich_help_panel=OUTPUT)] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.", rich_help_panel=OUTPUT)] = False,
+    json_output: Json = False,
+) -> None:
+    """Train a model on DATA and write a run folder (config, model, metrics, plots)."""
+    import rnnkit
+
+    options = dict(
+        level=_value(level), max_len=max_len, vocab_size=vocab_size, val_split=val_split, encoding=encoding,
+        cell=_value(cell), layers=layers, units=units, bidirectional=bidirectional, dropout=dropout,
+        embedding_dim=embedding_dim, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+        clipnorm=clipnorm, seed=seed, time_budget=time_budget, early_stopping=early_stopping,
+        mixed_precision=mixed_precision, strategy=_value(strategy), tensorboard=tensorboard,
+    )
+    run = rnnkit.train(data, task=_value(task), out=out, config=config, overwrite=overwrite, resume=resume,
+                       quiet=quiet or json_output, **options)
+    if json_output:
+        typer.echo(json.dumps({"run": str(run.path), "metrics": run.metrics}))
+        return
+    stdout.print(metrics_table(run.metrics, title=f"{run.task} run: {run.path}"))
+    if run.task == "textgen":
+        stdout.print(f"Sample it:  rnnkit generate {run.path} --prompt 'The '")
+
+
+def _value(choice):
+    return None if choice is None else choice.value

@@ -1,0 +1,131 @@
+"""Keras callbacks of rnnkit's own; everything else is Keras' (see `rnnkit.training`)."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from pathlib import Path
+
+import keras
+
+
+class WarmupCosineSchedule(keras.callbacks.Callback):
+    """Linear warm-up, then cosine decay to 5% of the peak, set before every step.
+
+    Progress is the larger of steps done / planned steps and seconds spent / time budget,
+    so a run limited by `time_budget` also ends its schedule at a low learning rate, and
+    stops once the budget is spent.
+
+    Args:
+        peak: the learning rate after warm-up.
+        total_steps: planned optimizer steps (epochs x steps per epoch).
+        time_budget: seconds to train for, or `None`. Defaults to `None`.
+    """
+
+    def __init__(self, peak: float, total_steps: int, time_budget: float | None = None):
+        super().__init__()
+        self.peak = peak
+        self.total_steps = max(total_steps, 1)
+        self.warmup = max(1, min(200, self.total_steps // 20))
+        self.time_budget = time_budget
+        self.floor = 0.05
+        self.start = time.monotonic()
+
+    def on_train_begin(self, logs=None):
+        self.start = time.monotonic()
+        self._set(int(self.model.optimizer.iterations.numpy()))
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._set(int(self.model.optimizer.iterations.numpy()))
+        if self.time_budget and time.monotonic() - self.start >= self.time_budget:
+            self.model.stop_training = True
+
+    def _set(self, step: int) -> None:
+        if step < self.warmup:
+            rate = self.peak * (0.1 + 0.9 * step / self.warmup)
+        else:
+            progress = (step - self.warmup) / max(self.total_steps - self.warmup, 1)
+            if self.time_budget:
+                progress = max(progress, (time.monotonic() - self.start) / self.time_budget)
+            cosine = 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+            rate = self.peak * (self.floor + (1 - self.floor) * cosine)
+        self.model.optimizer.learning_rate = rate
+
+
+class DerivedMetrics(keras.callbacks.Callback):
+    """Add task-derived metrics (bits per character, perplexity) to each epoch's logs.
+
+    It must come before `CSVLogger` and the savers in the callback list: they read the
+    same `logs` dict after it.
+    """
+
+    def __init__(self, derive, rows: list):
+        super().__init__()
+        self.derive = derive
+        self.rows = rows
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None:
+            return
+        logs.update(self.derive(logs))
+        logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        self.rows.append({"epoch": epoch + 1, **{key: float(value) for key, value in logs.items()}})
+
+
+class BestModelSaver(keras.callbacks.Callback):
+    """Save the whole model when `monitor` improves, atomically (temp file, then rename)."""
+
+    def __init__(self, path: Path, monitor: str, best: float | None = None):
+        super().__init__()
+        self.path = Path(path)
+        self.monitor = monitor
+        self.best = math.inf if best is None else best
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is None or not math.isfinite(value) or value >= self.best:
+            return
+        self.best = value
+        temporary = self.path.with_name(f".{self.path.stem}-{os.getpid()}.keras")
+        self.model.save(temporary)
+        os.replace(temporary, self.path)
+
+
+class RichProgress(keras.callbacks.Callback):
+    """A Rich progress bar on stderr: one task per run, metrics in the description."""
+
+    def __init__(self, epochs: int, steps_per_epoch: int):
+        super().__init__()
+        self.epochs = epochs
+        self.steps_per_epoch = steps_per_epoch
+
+    def on_train_begin(self, logs=None):
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[metrics]}"),
+            console=Console(stderr=True), transient=False,
+        )
+        self.progress.start()
+        self.task = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.task = self.progress.add_task(f"epoch {epoch + 1}/{self.epochs}", total=self.steps_per_epoch, metrics="")
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.task is not None:
+            loss = (logs or {}).get("loss")
+            self.progress.update(self.task, completed=batch + 1,
+                                 metrics="" if loss is None else f"loss {float(loss):.4f}")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.task is None:
+            return
+        shown = {key: value for key, value in (logs or {}).items() if key.startswith("val_") or key == "loss"}
+        self.progress.update(self.task, metrics="  ".join(f"{key} {float(value):.4f}" for key, value in shown.items()))
+
+    def on_train_end(self, logs=None):
+        self.progress.stop()

@@ -1,0 +1,41 @@
+"""Export a run for deployment: a SavedModel that takes raw input (DESIGN §7), or `.keras`."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from rnnkit.errors import ConfigError, RunError
+
+FORMATS = ("savedmodel", "keras", "tflite", "onnx")
+
+
+def export_run(run, out: str | Path, format: str = "savedmodel", overwrite: bool = False) -> Path:
+    """Write `run` to `out` in `format`; a non-empty `out` needs `overwrite=True`."""
+    if format not in FORMATS:
+        raise ConfigError(f"Unknown export format '{format}'. Expected one of: {', '.join(FORMATS)}. Received: format={format!r}")
+    if format in ("tflite", "onnx"):
+        raise ConfigError(f"Export to {format} is not supported yet; use --format savedmodel (TensorFlow Serving) or keras.")
+    out = Path(out)
+    if format == "keras":
+        if out.suffix != ".keras":
+            out = out / "model.keras"
+        if out.exists() and not overwrite:
+            raise RunError(f"{out} already exists. Pass --overwrite or choose another --out.")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(run.path / "model.keras", out)
+        return out
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
+        raise RunError(f"{out} already exists and is not empty. Pass --overwrite or choose another --out.")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        archive = run._task.export_archive(run)
+        archive.write_out(str(staging / "model"), verbose=False)
+        from rnnkit.runs import replace_dir
+
+        replace_dir(staging / "model", out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return out

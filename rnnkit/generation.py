@@ -1,0 +1,193 @@
+"""In-graph text generation: prompt strings in, sampled strings out.
+
+`TextGenerator` steps the recurrent cells one token at a time inside one `tf.function`
+(a `tf.while_loop`), so a sample of N tokens costs N cell steps, never a re-run over a
+window, and many samples run as one batch. The same functions are what the exported
+SavedModel serves, so `rnnkit generate` and the SavedModel give the same text for the
+same seed.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from rnnkit.preprocessing.text import NEWLINE_MARK, PAD, UNK, WORD_PATTERN_RE2, TextVocabulary
+
+BANNED = -1e9  # logit bias that keeps padding and [UNK] from ever being sampled
+CLOSING = r"[.,!?;:%)\]}\n]"
+
+
+def filter_logits(logits, temperature, top_k, top_p):
+    """Scale by temperature, then keep the top-k tokens and the top-p nucleus."""
+    logits = logits / temperature
+    vocabulary_size = tf.shape(logits)[-1]
+
+    def keep_top_k():
+        k = tf.minimum(top_k, vocabulary_size)
+        kth = tf.math.top_k(logits, k=k).values[:, -1:]
+        return tf.where(logits < kth, tf.cast(BANNED, logits.dtype), logits)
+
+    logits = tf.cond(top_k > 0, keep_top_k, lambda: logits)
+
+    def keep_nucleus():
+        ordered = tf.sort(logits, direction="DESCENDING", axis=-1)
+        before = tf.math.cumsum(tf.nn.softmax(ordered, axis=-1), axis=-1, exclusive=True)
+        # The likeliest token is always kept, so the nucleus is never empty.
+        threshold = tf.reduce_min(tf.where(before < top_p, ordered, ordered[:, :1]), axis=-1, keepdims=True)
+        return tf.where(logits < threshold, tf.cast(BANNED, logits.dtype), logits)
+
+    return tf.cond(top_p < 1.0, keep_nucleus, lambda: logits)
+
+
+class TextGenerator(tf.Module):
+    """Sampling functions over a trained language model and its vocabulary.
+
+    Args:
+        model: the Keras model `rnnkit train` wrote (Embedding -> RNN cells -> Dense).
+        vocabulary: the run's fitted `TextVocabulary`.
+    """
+
+    def __init__(self, model, vocabulary: TextVocabulary):
+        super().__init__(name="text_generator")
+        import keras
+
+        self.model = model
+        self.level = vocabulary.level
+        self.embedding = model.get_layer("embedding")
+        self.cells = [layer.cell for layer in model.layers if isinstance(layer, keras.layers.RNN)]
+        self.head = model.get_layer("logits")
+        self.lookup = keras.layers.StringLookup(
+            vocabulary=vocabulary.tokens, mask_token=PAD, oov_token=UNK, name="token_lookup"
+        )
+        self.lookup.build(None)  # ExportArchive tracks built layers only
+        self.id_to_token = tf.constant(vocabulary.id_to_token)
+        self.start_id = tf.constant(vocabulary.id_to_token.index(vocabulary.start_token), tf.int32)
+        bias = [0.0] * vocabulary.size
+        bias[0] = bias[1] = BANNED
+        self.logit_bias = tf.constant(bias, tf.float32)
+        self.state_sizes = [size for cell in self.cells for size in _state_sizes(cell)]
+
+        string = tf.TensorSpec([None], tf.string, name="prompt")
+        scalars = [
+            tf.TensorSpec([], tf.int32, name="length"),
+            tf.TensorSpec([], tf.float32, name="temperature"),
+            tf.TensorSpec([], tf.int32, name="seed"),
+        ]
+        self.generate = tf.function(self._generate, input_signature=[string, *scalars])
+        self.sample = tf.function(
+            self._sample,
+            input_signature=[
+                string,
+                *scalars,
+                tf.TensorSpec([], tf.int32, name="top_k"),
+                tf.TensorSpec([], tf.float32, name="top_p"),
+            ],
+        )
+        self.step = tf.function(
+            self._serving_step,
+            input_signature=[tf.TensorSpec([None], tf.int32, name="token_ids")]
+            + [tf.TensorSpec([None, size], tf.float32, name=f"state_{i}") for i, size in enumerate(self.state_sizes)],
+        )
+
+    # -- public graph functions -------------------------------------------------------
+
+    def _generate(self, prompt, length, temperature, seed):
+        return self._sample(prompt, length, temperature, seed, tf.constant(0), tf.constant(1.0))
+
+    def _sample(self, prompt, length, temperature, seed, top_k, top_p):
+        prompt = tf.strings.regex_replace(prompt, "\r\n", "\n")
+        ids = self.tokenize(prompt)
+        generated = self.sample_ids(ids, tf.maximum(length, 1), temperature, seed, top_k, top_p)
+        return {"text": self.join(prompt, generated)}
+
+    def _serving_step(self, token_ids, *states):
+        logits, new_states = self.cell_step(token_ids, list(states))
+        outputs = {"logits": logits}
+        outputs.update({f"state_{i}": state for i, state in enumerate(new_states)})
+        return outputs
+
+    # -- pieces ---------------------------------------------------------------------------
+
+    def tokenize(self, prompt):
+        """Prompt strings -> ragged token ids; unknown characters are dropped, unknown words are [UNK]."""
+        if self.level == "char":
+            tokens = tf.strings.unicode_split(prompt, "UTF-8", errors="replace")
+        else:
+            spaced = tf.strings.regex_replace(prompt, "\n", f" {NEWLINE_MARK} ")
+            spaced = tf.strings.regex_replace(spaced, WORD_PATTERN_RE2, r" \0 ")
+            tokens = tf.strings.split(spaced)
+            tokens = tokens.with_flat_values(
+                tf.where(tokens.flat_values == NEWLINE_MARK, "\n", tokens.flat_values)
+            )
+        ids = tokens.with_flat_values(tf.cast(self.lookup(tokens.flat_values), tf.int32))
+        if self.level == "char":
+            ids = tf.ragged.boolean_mask(ids, ids > 1)
+        empty = tf.cast(ids.row_lengths() == 0, tf.int64)
+        starts = tf.RaggedTensor.from_row_lengths(
+            tf.fill([tf.reduce_sum(empty)], self.start_id), empty
+        )
+        return tf.concat([starts, ids], axis=1)
+
+    def cell_step(self, token_ids, states):
+        x = self.embedding(token_ids)
+        new_states = []
+        position = 0
+        for cell in self.cells:
+            count = len(_state_sizes(cell))
+            x, cell_states = cell(x, states[position : position + count], training=False)
+            new_states.extend(tf.cast(state, tf.float32) for state in cell_states)
+            position += count
+        return tf.cast(self.head(x), tf.float32), new_states
+
+    def sample_ids(self, ids, length, temperature, seed, top_k, top_p):
+        """Feed each row's prompt, then sample `length` ids per row; returns int32 [rows, length]."""
+        lengths = tf.cast(ids.row_lengths(), tf.int32)
+        prompt = ids.to_tensor(0)
+        rows = tf.shape(prompt)[0]
+        longest = tf.shape(prompt)[1]
+        steps = longest + length - 1
+        states = [tf.zeros([rows, size], tf.float32) for size in self.state_sizes]
+        samples = tf.TensorArray(tf.int32, size=steps)
+        previous = tf.zeros([rows], tf.int32)
+
+        def body(t, previous, states, samples):
+            # Row b reads its prompt up to its own length, then its own samples.
+            from_prompt = prompt[:, tf.minimum(t, longest - 1)]
+            token = tf.where(t < lengths, from_prompt, previous)
+            logits, states = self.cell_step(token, states)
+            logits = filter_logits(logits + self.logit_bias, temperature, top_k, top_p)
+            sampled = tf.random.stateless_categorical(
+                logits, 1, seed=tf.stack([seed, t]), dtype=tf.int32
+            )[:, 0]
+            return t + 1, sampled, states, samples.write(t, sampled)
+
+        _, _, _, samples = tf.while_loop(
+            lambda t, *_: t < steps, body, (tf.constant(0), previous, states, samples)
+        )
+        every = tf.transpose(samples.stack())  # [rows, steps]
+        positions = lengths[:, None] - 1 + tf.range(length)[None, :]
+        return tf.gather(every, positions, batch_dims=1)
+
+    def join(self, prompt, generated):
+        """The prompt followed by the generated tokens as text."""
+        tokens = tf.gather(self.id_to_token, generated)
+        if self.level == "char":
+            return prompt + tf.strings.reduce_join(tokens, axis=-1)
+        text = detokenize(tf.strings.reduce_join(tokens, axis=-1, separator=" "))
+        glued = (
+            tf.strings.regex_full_match(text, f"(?s){CLOSING}.*")
+            | tf.strings.regex_full_match(prompt, r"(?s)(.*\s)?")
+        )
+        return prompt + tf.where(glued, "", " ") + text
+
+
+def detokenize(text):
+    """Undo the spaces that joining word tokens put around punctuation and line breaks."""
+    text = tf.strings.regex_replace(text, r" ?\n ?", "\n")
+    text = tf.strings.regex_replace(text, r" ([.,!?;:%)\]}])", r"\1")
+    return tf.strings.regex_replace(text, r"([(\[{]) ", r"\1")
+
+
+def _state_sizes(cell) -> list[int]:
+    size = cell.state_size
+    return list(size) if isinstance(size, (list, tuple)) else [size]

@@ -1,0 +1,49 @@
+"""The one table of tasks. Modules are imported only when a task is used.
+
+Adding a task is adding a module under `rnnkit/tasks/` and one line here.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from rnnkit.errors import ConfigError, DataError
+
+TASKS: dict[str, str] = {
+    "textgen": "rnnkit.tasks.textgen:TextGenTask",
+}
+
+
+def task_names() -> list[str]:
+    return list(TASKS)
+
+
+def get_task(name: str):
+    """Return the task object registered under `name`."""
+    if name not in TASKS:
+        raise ConfigError(
+            f"Unknown task '{name}'. Expected one of: {', '.join(TASKS)}. Received: task={name!r}"
+        )
+    module_name, class_name = TASKS[name].split(":")
+    return getattr(importlib.import_module(module_name), class_name)()
+
+
+def infer_task(data: str) -> str:
+    """Guess the task from the data argument; ambiguity is an error naming `--task`."""
+    from rnnkit.datasets.builtin import BUILTIN_DATASETS
+
+    if data in BUILTIN_DATASETS:
+        return BUILTIN_DATASETS[data].task
+    path = Path(data).expanduser()
+    if not path.exists():
+        raise DataError(
+            f"No such file or folder: {path}. Pass a .txt file, a folder of .txt files, "
+            "or a built-in name (see `rnnkit datasets`)."
+        )
+    if path.is_dir() or path.suffix.lower() == ".txt":
+        return "textgen"
+    raise ConfigError(
+        f"Cannot tell which task {path.name} is for. Pass --task "
+        f"({', '.join(TASKS)}); text generation reads .txt files or folders of them."
+    )

@@ -1,0 +1,174 @@
+"""The run directory (DESIGN §4) and the `Run` handle the API returns.
+
+Files are written atomically (a temporary name, then `os.replace`), and a folder that
+already holds something is never written into unless the caller asked to overwrite or
+resume.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from rnnkit.config import Config
+from rnnkit.errors import ConfigError, RunError
+
+CONFIG_FILE = "config.json"
+MODEL_FILE = "model.keras"
+METRICS_FILE = "metrics.json"
+HISTORY_FILE = "history.csv"
+PREPROCESSOR_DIR = "preprocessor"
+CHECKPOINT_DIR = "checkpoints"
+PLOTS_DIR = "plots"
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    """Write `text` to `path` so that readers see the old file or the new one, never half."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def write_json_atomic(path: str | Path, values: Any) -> None:
+    write_text_atomic(path, json.dumps(values, indent=2, ensure_ascii=False) + "\n")
+
+
+def default_run_dir(task: str) -> Path:
+    return Path("runs") / f"{task}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def prepare_run_dir(path: str | Path, overwrite: bool = False, resume: bool = False) -> Path:
+    """Check that a new run may be written to `path` (nothing is created yet).
+
+    Raises `RunError` when `path` holds files and neither `overwrite` nor `resume` is set,
+    or when `resume` is set and there is no checkpoint to resume from.
+    """
+    path = Path(path)
+    if overwrite and resume:
+        raise ConfigError("--overwrite and --resume exclude each other: pick one.")
+    if path.exists() and not path.is_dir():
+        raise RunError(f"--out {path} is a file, not a folder. Choose another --out.")
+    if resume:
+        if not (path / CHECKPOINT_DIR / "training_metadata.json").exists():
+            raise RunError(f"Nothing to resume in {path}: it has no checkpoint ({CHECKPOINT_DIR}/). Train without --resume.")
+        return path
+    if path.is_dir() and any(path.iterdir()) and not overwrite:
+        raise RunError(
+            f"{path} already exists and is not empty. Pass --overwrite to replace it, "
+            "--resume to continue it, or choose another --out."
+        )
+    return path
+
+
+def replace_dir(source: Path, target: Path) -> None:
+    """Move a finished run from `source` onto `target`, removing what was there."""
+    if target.exists():
+        trash = target.with_name(f".{target.name}.old-{os.getpid()}")
+        os.replace(target, trash)
+        os.replace(source, target)
+        shutil.rmtree(trash, ignore_errors=True)
+    else:
+        os.replace(source, target)
+
+
+class Run:
+    """A trained run: its folder, configuration, metrics, model and task methods.
+
+    Example:
+        >>> run = rnnkit.load("runs/textgen-20261123-010000")   # doctest: +SKIP
+        >>> run.generate("ROMEO:", length=200, seed=1)            # doctest: +SKIP
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        config_path = self.path / CONFIG_FILE
+        if not self.path.is_dir():
+            raise RunError(f"{self.path} is not a folder. Pass the folder `rnnkit train` wrote (see --out).")
+        if not config_path.exists() or not (self.path / MODEL_FILE).exists():
+            raise RunError(
+                f"{self.path} is not an rnnkit run: it lacks {CONFIG_FILE} or {MODEL_FILE}. "
+                "Pass the folder `rnnkit train` wrote."
+            )
+        self.config = Config.from_file(config_path)
+        from rnnkit.registry import get_task
+
+        self._task = get_task(self.config.task)
+        self._model = None
+        self._cache: dict[str, Any] = {}
+
+    @property
+    def task(self) -> str:
+        return self.config.task
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        path = self.path / METRICS_FILE
+        return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+    @property
+    def model(self):
+        """The trained Keras model (best epoch), loaded on first use."""
+        if self._model is None:
+            from rnnkit.training import import_tensorflow
+
+            import_tensorflow()
+            import keras
+
+            self._model = keras.saving.load_model(self.path / MODEL_FILE, compile=False)
+        return self._model
+
+    def require_task(self, task: str, command: str) -> None:
+        if self.task != task:
+            raise RunError(f"`{command}` needs a {task} run, but {self.path} is a {self.task} run.")
+
+    def generate(self, prompt: str | list[str] = "", length: int = 300, temperature: float = 1.0,
+                 top_k: int = 0, top_p: float = 1.0, num_samples: int = 1,
+                 seed: int | None = None) -> list[str]:
+        """Sample text from a text-generation run; returns one string per sample.
+
+        Args:
+            prompt: text to continue (or one prompt per sample). Defaults to `""`.
+            length: tokens to generate after the prompt. Defaults to `300`.
+            temperature: > 0; lower is more conservative. Defaults to `1.0`.
+            top_k: sample among the k likeliest tokens; 0 keeps all. Defaults to `0`.
+            top_p: nucleus sampling threshold in (0, 1]. Defaults to `1.0`.
+            num_samples: samples drawn as one batch. Defaults to `1`.
+            seed: same seed, same text; `None` draws one. Defaults to `None`.
+        """
+        from rnnkit.tasks.textgen import check_sampling
+
+        check_sampling(length=length, temperature=temperature, top_k=top_k, top_p=top_p,
+                       num_samples=num_samples, seed=seed)
+        self.require_task("textgen", "generate")
+        return self._task.generate(self, prompt=prompt, length=length, temperature=temperature,
+                                   top_k=top_k, top_p=top_p, num_samples=num_samples, seed=seed)
+
+    def evaluate(self, data: str | Path) -> dict[str, Any]:
+        """Metrics of the model and its baselines on held-out `data` (the metrics.json shape)."""
+        return self._task.evaluate(self, data)
+
+    def export(self, out: str | Path, format: str = "savedmodel", overwrite: bool = False) -> Path:
+        """Export the run for deployment; `savedmodel` takes raw input (DESIGN §7)."""
+        from rnnkit.export import export_run
+
+        return export_run(self, out, format=format, overwrite=overwrite)
+
+    def __repr__(self) -> str:
+        return f"Run(path={str(self.path)!r}, task={self.task!r})"
+
+
+def load(path: str | Path) -> Run:
+    """Open a run directory written by `rnnkit train`."""
+    return Run(path)

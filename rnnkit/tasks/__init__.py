@@ -1,0 +1,1 @@
+"""One module per task; `rnnkit.registry` lists them."""

@@ -1,0 +1,256 @@
+"""The training driver shared by every task: run folder, callbacks, strategy, precision.
+
+`train()` is what `rnnkit.train` and `rnnkit train` call. It validates the whole
+configuration and reads the data before TensorFlow is imported, so user errors fail
+fast, then fits with Keras' own callbacks (`BackupAndRestore`, `EarlyStopping`,
+`CSVLogger`, `TensorBoard`) plus a few small ones of ours.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import random
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from rnnkit import runs
+from rnnkit.config import Config, apply_overrides
+from rnnkit.errors import ConfigError, RnnkitError
+
+log = logging.getLogger("rnnkit")
+
+
+class TrainingInterrupted(RnnkitError):
+    """Training was interrupted (Ctrl-C); the last checkpoint is kept for `--resume`."""
+
+
+def import_tensorflow():
+    """Import TensorFlow and return it, without the native start-up chatter on stderr.
+
+    TensorFlow's C++ layer logs CUDA probing lines before its logging is configured, so
+    `TF_CPP_MIN_LOG_LEVEL` cannot silence them; the file descriptor is muted instead, for
+    the import and the first device query only. `RNNKIT_DEBUG=1` shows them.
+    """
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with _native_stderr_muted(not os.environ.get("RNNKIT_DEBUG")):
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()
+    return tf
+
+
+@contextlib.contextmanager
+def _native_stderr_muted(enabled: bool):
+    if not enabled:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def resolve_config(data: str | None, task: str | None = None, config: str | Path | Config | None = None,
+                   **options: Any) -> Config:
+    """Build the full, validated configuration from defaults, a config file and options."""
+    from rnnkit.registry import get_task, infer_task
+
+    base = Config.from_file(config) if isinstance(config, (str, Path)) else config
+    if base is not None:
+        if task is not None and task != base.task:
+            raise ConfigError(f"--task {task} contradicts the config file's task '{base.task}'. Drop one of them.")
+        task = base.task
+    if data is None:
+        data = base.data.path if base is not None else ""
+    if not data:
+        raise ConfigError("No training data given. Pass a file, folder or built-in name (see `rnnkit datasets`).")
+    task_name = task or infer_task(str(data))
+    task_object = get_task(task_name)
+    resolved = base if base is not None else task_object.default_config()
+    resolved.data.path = str(data)
+    apply_overrides(resolved, options)
+    resolved.validate()
+    task_object.check_config(resolved)
+    return resolved
+
+
+def train(data: str | Path | None = None, task: str | None = None, out: str | Path | None = None,
+          config: str | Path | Config | None = None, overwrite: bool = False, resume: bool = False,
+          quiet: bool = True, **options: Any):
+    """Train a model and write its run folder; returns the `Run`.
+
+    Args:
+        data: a file, folder or built-in data name (`rnnkit datasets`).
+        task: `"textgen"` (more to come); inferred from `data` when `None`. Defaults to `None`.
+        out: the run folder; `runs/<task>-<timestamp>` when `None`. Defaults to `None`.
+        config: a `config.json` (path or `Config`) to start from. Defaults to `None`.
+        overwrite: replace a non-empty `out`. Defaults to `False`.
+        resume: continue the run in `out` from its last checkpoint. Defaults to `False`.
+        quiet: no progress bar. Defaults to `True`.
+        **options: flat options as on the command line: `cell`, `layers`, `units`,
+            `dropout`, `embedding_dim`, `epochs`, `batch_size`, `learning_rate`,
+            `clipnorm`, `seed`, `max_len`, `level`, `vocab_size`, `val_split`, ...
+
+    Example:
+        >>> run = rnnkit.train("python-docs", epochs=1, out="runs/demo")  # doctest: +SKIP
+    """
+    from rnnkit.registry import get_task
+
+    data = None if data is None else str(data)
+    if resume:
+        if out is None:
+            raise ConfigError("--resume needs --out RUN: the run folder to continue.")
+        runs.prepare_run_dir(out, resume=True)
+        config = Config.from_file(Path(out) / runs.CONFIG_FILE)
+    resolved = resolve_config(data, task=task, config=config, **options)
+    out = Path(out) if out is not None else runs.default_run_dir(resolved.task)
+    runs.prepare_run_dir(out, overwrite=overwrite, resume=resume)
+    if resolved.training.seed is None:
+        resolved.training.seed = random.randrange(2**31)
+    task_object = get_task(resolved.task)
+    prepared = task_object.prepare(resolved, out / runs.PREPROCESSOR_DIR if resume else None)
+    for message in prepared.warnings:
+        log.warning(message)
+
+    tf = import_tensorflow()
+    import keras
+
+    resolved.versions = _versions()
+    keras.utils.set_random_seed(resolved.training.seed)
+    tf.config.experimental.enable_op_determinism()
+    _set_precision(resolved)
+    strategy = make_strategy(resolved.training.strategy)
+
+    work = out
+    if overwrite and out.exists() and any(out.iterdir()):
+        # Train beside the old run and swap at the end, so a failure loses nothing.
+        work = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        run = _fit(task_object, resolved, prepared, work, strategy, resume=resume, quiet=quiet)
+    except BaseException:
+        if work != out:
+            shutil.rmtree(work, ignore_errors=True)
+        raise
+    if work != out:
+        runs.replace_dir(work, out)
+        return runs.Run(out)
+    return run
+
+
+def _fit(task_object, config: Config, prepared, work: Path, strategy, resume: bool, quiet: bool):
+    import keras
+
+    from rnnkit.callbacks import BestModelSaver, DerivedMetrics, RichProgress, WarmupCosineSchedule
+
+    runs.write_text_atomic(work / runs.CONFIG_FILE, config.to_json())
+    task_object.save_preprocessor(prepared, work / runs.PREPROCESSOR_DIR)
+    train_data, validation_data, steps_per_epoch = task_object.datasets(config, prepared)
+    with strategy.scope():
+        model = task_object.build_model(config, prepared)
+        optimizer = keras.optimizers.Adam(
+            learning_rate=config.training.learning_rate,
+            global_clipnorm=config.training.clipnorm or None,
+        )
+        task_object.compile(model, config, optimizer)
+
+    backup = keras.callbacks.BackupAndRestore(str(work / runs.CHECKPOINT_DIR), delete_checkpoint=False)
+    history_rows: list[dict[str, float]] = []
+    callbacks = [
+        WarmupCosineSchedule(config.training.learning_rate, config.training.epochs * steps_per_epoch,
+                             config.training.time_budget),
+        DerivedMetrics(lambda logs: task_object.epoch_metrics(config, logs), history_rows),
+        keras.callbacks.CSVLogger(str(work / runs.HISTORY_FILE), append=resume),
+        BestModelSaver(work / runs.MODEL_FILE, task_object.monitor, _best_so_far(work, task_object.monitor) if resume else None),
+        backup,
+    ]
+    if config.training.early_stopping:
+        callbacks.append(keras.callbacks.EarlyStopping(monitor=task_object.monitor, patience=config.training.patience))
+    if config.training.tensorboard:
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(work / "logs")))
+    if not quiet:
+        callbacks.append(RichProgress(config.training.epochs, steps_per_epoch))
+    try:
+        model.fit(train_data, validation_data=validation_data, epochs=config.training.epochs,
+                  callbacks=callbacks, verbose=0, shuffle=False)
+    except KeyboardInterrupt:
+        # Keep the state of the interrupted epoch too, so --resume loses nothing done.
+        backup._save_model()
+        raise TrainingInterrupted(
+            f"Training interrupted; the last checkpoint is in {work}. Continue with "
+            f"`rnnkit train --resume --out {work}`."
+        ) from None
+    if not (work / runs.MODEL_FILE).exists():
+        raise RnnkitError("Training produced no finite validation loss, so no model was saved. Try a lower --learning-rate.")
+
+    best = keras.saving.load_model(work / runs.MODEL_FILE, compile=False)
+    metrics = task_object.final_metrics(best, config, prepared)
+    runs.write_json_atomic(work / runs.METRICS_FILE, metrics)
+    task_object.plots(work, _read_history(work / runs.HISTORY_FILE))
+    return runs.Run(work)
+
+
+def make_strategy(name: str):
+    """The `tf.distribute` strategy for `--strategy` (auto: mirrored on 2+ GPUs)."""
+    tf = import_tensorflow()
+    gpus = tf.config.list_logical_devices("GPU")
+    if name == "auto":
+        return tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
+    if name == "one":
+        return tf.distribute.OneDeviceStrategy("/gpu:0" if gpus else "/cpu:0")
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.MultiWorkerMirroredStrategy()
+
+
+def _set_precision(config: Config) -> None:
+    import keras
+
+    tf = import_tensorflow()
+    if not config.training.mixed_precision:
+        keras.mixed_precision.set_global_policy("float32")
+        return
+    if tf.config.list_logical_devices("GPU"):
+        keras.mixed_precision.set_global_policy("mixed_float16")
+    else:
+        log.warning("--mixed-precision needs a GPU; training in float32 on the CPU.")
+        keras.mixed_precision.set_global_policy("float32")
+
+
+def _versions() -> dict[str, str]:
+    import platform
+
+    import keras
+    import tensorflow as tf
+
+    from rnnkit import __version__
+
+    return {"rnnkit": __version__, "tensorflow": tf.__version__, "keras": keras.__version__,
+            "python": platform.python_version()}
+
+
+def _read_history(path: Path) -> list[dict[str, float]]:
+    import csv
+
+    if not path.exists():
+        return []
+    with path.open(newline="", encoding="utf-8") as handle:
+        return [{key: float(value) for key, value in row.items() if value not in ("", None)}
+                for row in csv.DictReader(handle)]
+
+
+def _best_so_far(work: Path, monitor: str) -> float | None:
+    values = [row[monitor] for row in _read_history(work / runs.HISTORY_FILE) if monitor in row]
+    return min(values) if values else None

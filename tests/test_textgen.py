@@ -1,0 +1,142 @@
+"""Text generation through the public API: fit, sample, save, load, resume, re-run from config."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import rnnkit
+from tests.helpers import MULTILINGUAL, TINY, make_corpus
+
+
+def test_run_folder_has_every_file(trained_run):
+    for name in ("config.json", "model.keras", "history.csv", "metrics.json",
+                 "preprocessor/vocabulary.json", "checkpoints/latest.weights.h5", "plots/learning_curves.png"):
+        assert (trained_run.path / name).exists(), name
+    metrics = trained_run.metrics
+    assert metrics["split"] == "validation"
+    assert set(metrics["model"]) == {"loss", "bits_per_char", "accuracy"}
+    assert set(metrics["baselines"]["unigram"]) == {"loss", "bits_per_char", "accuracy"}
+    config = json.loads((trained_run.path / "config.json").read_text())
+    assert config["task"] == "textgen" and config["training"]["seed"] == 1
+    assert {"tensorflow", "keras", "rnnkit"} <= set(config["versions"])
+
+
+def test_same_seed_same_text_and_batches(trained_run):
+    first = trained_run.generate("The ", length=40, seed=5)
+    assert first == trained_run.generate("The ", length=40, seed=5)
+    assert first[0].startswith("The ") and len(first[0]) == 44
+    assert first != trained_run.generate("The ", length=40, seed=6)
+    batch = trained_run.generate("The ", length=40, seed=5, num_samples=4)
+    assert len(batch) == 4 and len(set(batch)) > 1
+
+
+def test_top_k_one_is_greedy(trained_run):
+    greedy = {trained_run.generate("rain ", length=30, top_k=1, seed=seed)[0] for seed in (1, 2, 3)}
+    assert len(greedy) == 1
+
+
+def test_ragged_prompts_and_unknown_characters(trained_run, caplog):
+    texts = trained_run.generate(["", "a", "The baker sells §§ bread"], length=10, seed=1)
+    assert len(texts[0]) == 10 and texts[1].startswith("a") and len(texts[1]) == 11
+    assert texts[2].startswith("The baker sells §§ bread")
+    assert "not in the training text were skipped" in caplog.text
+
+
+def test_char_level_round_trip_is_exact(tmp_path):
+    from rnnkit.datasets import open_text_corpus
+    from rnnkit.preprocessing import fit_vocabulary
+
+    path = make_corpus(tmp_path / "multi.txt", 2000, extra=MULTILINGUAL * 3)
+    corpus = open_text_corpus(path)
+    vocabulary = fit_vocabulary(corpus.chunks(), "char")
+    ids = vocabulary.encode(corpus.chunks())
+    assert 1 not in ids
+    decoded = "".join(vocabulary.id_to_token[i] for i in ids)
+    assert decoded == path.read_text(encoding="utf-8")
+
+
+def test_multilingual_generation_and_savedmodel_round_trip(tmp_path):
+    path = make_corpus(tmp_path / "multi.txt", 4000, extra=MULTILINGUAL * 20)
+    run = rnnkit.train(str(path), out=tmp_path / "run", **TINY)
+    text = run.generate("汉字👋🏽", length=20, seed=3)[0]
+    assert text.startswith("汉字👋🏽") and len(text) == 4 + 20
+
+
+def test_export_matches_generate_in_a_process_without_rnnkit(trained_run, tmp_path):
+    import subprocess
+    import sys
+
+    out = trained_run.export(tmp_path / "sm")
+    expected = trained_run.generate(["The ", ""], length=50, temperature=0.7, seed=11)
+    script = (
+        "import json, sys, tensorflow as tf\n"
+        "m = tf.saved_model.load(sys.argv[1])\n"
+        "assert 'rnnkit' not in sys.modules\n"
+        "out = m.signatures['generate'](prompt=tf.constant(['The ', '']), length=tf.constant(50),"
+        " temperature=tf.constant(0.7), seed=tf.constant(11))\n"
+        "step = m.signatures['serving_default']\n"
+        "print(json.dumps({'text': [t.decode() for t in out['text'].numpy()],"
+        " 'inputs': sorted(step.structured_input_signature[1])}))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script, str(out)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    payload = json.loads(result.stdout.strip().splitlines()[-1])
+    assert payload["text"] == expected
+    assert payload["inputs"] == ["state_0", "state_1", "token_ids"]
+
+
+def test_resume_continues_from_the_checkpoint(corpus, tmp_path):
+    out = tmp_path / "run"
+    rnnkit.train(str(corpus), out=out, **TINY)
+    options = {**TINY, "epochs": 2}
+    run = rnnkit.train(str(corpus), out=out, resume=True, **options)
+    history = (out / "history.csv").read_text().strip().splitlines()
+    assert len(history) == 3  # header + epoch 0 + epoch 1: the second call ran only the new epoch
+    assert json.loads((out / "checkpoints" / "training_metadata.json").read_text())["epoch"] == 2
+    assert run.config.training.epochs == 2
+
+
+def test_config_file_repeats_the_run(trained_run, tmp_path):
+    again = rnnkit.train(config=trained_run.path / "config.json", out=tmp_path / "again")
+    assert again.config.to_dict() | {"versions": {}} == trained_run.config.to_dict() | {"versions": {}}
+    assert again.metrics["model"]["loss"] == pytest.approx(trained_run.metrics["model"]["loss"], rel=1e-6)
+
+
+def test_overwrite_replaces_only_after_success(corpus, trained_run, tmp_path):
+    import shutil
+
+    out = tmp_path / "run"
+    shutil.copytree(trained_run.path, out)
+    with pytest.raises(rnnkit.DataError):
+        rnnkit.train(str(tmp_path / "missing.txt"), out=out, overwrite=True, **TINY)
+    assert (out / "model.keras").exists()
+    run = rnnkit.train(str(corpus), out=out, overwrite=True, **{**TINY, "units": 8})
+    assert run.config.model.units == 8
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_word_level(tmp_path):
+    path = make_corpus(tmp_path / "words.txt", 8000)
+    run = rnnkit.train(str(path), out=tmp_path / "run", level="word", vocab_size=20, **TINY)
+    vocabulary = json.loads((run.path / "preprocessor" / "vocabulary.json").read_text())
+    assert len(vocabulary["tokens"]) == 18
+    assert set(run.metrics["model"]) == {"loss", "perplexity", "accuracy"}
+    text = run.generate("The zebra", length=15, seed=2)[0]
+    assert text.startswith("The zebra")
+    assert "[UNK]" not in text and " ." not in text and " ," not in text
+
+
+def test_evaluate_on_held_out_text(trained_run, tmp_path):
+    held_out = make_corpus(tmp_path / "held_out.txt", 2000, seed=9)
+    metrics = trained_run.evaluate(held_out)
+    assert metrics["split"] == "test"
+    assert metrics["model"]["bits_per_char"] > 0
+    assert "unigram" in metrics["baselines"]
+
+
+def test_seeded_training_is_repeatable(corpus, tmp_path):
+    first = rnnkit.train(str(corpus), out=tmp_path / "a", **TINY)
+    second = rnnkit.train(str(corpus), out=tmp_path / "b", **TINY)
+    assert (first.path / "history.csv").read_text() == (second.path / "history.csv").read_text()
