@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -40,5 +40,3 @@ class ExportFormat(str, Enum):
 
 RunDir = Annotated[Path, typer.Argument(help="A run folder written by `rnnkit train`.", show_default=False)]
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout and nothing else.", rich_help_panel="Output")]
-OptionalInt = Optional[int]
-OptionalFloat = Optional[float]

@@ -47,7 +47,7 @@ def generate(
     for index, sample in enumerate(samples):
         if len(samples) > 1:
             stdout.print(Rule(f"sample {index + 1}/{len(samples)}"))
-        stdout.print(sample, markup=False)
+        typer.echo(sample)  # verbatim: Rich would render ":emoji:" codes and expand tabs
     stderr.print(f"[dim]seed {seed} (pass --seed {seed} to repeat)[/]")
 
 

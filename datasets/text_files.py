@@ -35,17 +35,21 @@ class TextCorpus:
     generate: Callable[[], str] | None = None
 
     def chunks(self) -> Iterator[str]:
-        """Yield the text in chunks that end at a line break (except the last one)."""
+        """Yield the text in chunks that end at a line break (except the last one).
+
+        Files of a folder are read in order, with a line break between two files when the
+        first lacks one, so the last line of one never runs into the next.
+        """
         if self.generate is not None:
             yield from _split_at_lines(iter([self.generate()]))
             return
+        ended = True
         for path in self.files:
-            yield from _split_at_lines(_decode_file(path, self.encoding))
-
-    def size_bytes(self) -> int:
-        if self.generate is not None:
-            return len(self.generate().encode("utf-8"))
-        return sum(path.stat().st_size for path in self.files)
+            for chunk in _split_at_lines(_decode_file(path, self.encoding)):
+                if not ended:
+                    yield "\n"
+                yield chunk
+                ended = chunk.endswith("\n")
 
 
 def open_text_corpus(path: str | Path, encoding: str | None = None) -> TextCorpus:
@@ -64,50 +68,55 @@ def open_text_corpus(path: str | Path, encoding: str | None = None) -> TextCorpu
     else:
         files = (path,)
     for file in files:
-        _check_text_file(file)
+        _check_text_file(file, check_nul=encoding is None)
     if all(file.stat().st_size == 0 for file in files):
         raise DataError(f"{path} is empty: there is no text to train on.")
     return TextCorpus(name=str(path), files=files, encoding=encoding)
 
 
-def _check_text_file(path: Path) -> None:
+def _check_text_file(path: Path, check_nul: bool) -> None:
     try:
         with path.open("rb") as handle:
             head = handle.read(8192)
     except OSError as error:
         raise DataError(f"Cannot read {path}: {error.strerror}.") from None
-    if b"\x00" in head:
+    # UTF-8 text never holds NUL bytes; UTF-16/32 does, so the check needs no --encoding.
+    if check_nul and b"\x00" in head:
         raise DataError(f"{path} looks like a binary file (it contains NUL bytes), not text. Pass a UTF-8 text file.")
 
 
 def _decode_file(path: Path, encoding: str | None) -> Iterator[str]:
-    codec = encoding or "utf-8-sig"
-    decoder = codecs.getincrementaldecoder(codec)("strict")
+    decoder = codecs.getincrementaldecoder(encoding or "utf-8")("strict")
     fed = 0
+    first = True
     with path.open("rb") as handle:
         while True:
             block = handle.read(CHUNK_BYTES)
             final = not block
-            buffered = len(decoder.getstate()[0]) if hasattr(decoder, "getstate") else 0
+            buffered = len(decoder.getstate()[0])
             try:
                 text = decoder.decode(block, final=final)
-            except UnicodeDecodeError as error:
-                offset = fed - buffered + error.start
-                bad = error.object[error.start : error.start + 1].hex()
-                name = "UTF-8" if encoding is None else encoding
-                hint = (
-                    "Pass --encoding (e.g. --encoding latin-1) if the file uses another encoding"
-                    if encoding is None
-                    else "Check the --encoding"
-                )
-                raise DataError(
-                    f"{path} is not valid {name}: byte 0x{bad} at offset {offset} ({error.reason}). {hint}."
-                ) from None
+            except UnicodeError as error:
+                raise DataError(_decode_error_message(path, encoding, error, fed - buffered)) from None
             fed += len(block)
+            if first and text:
+                text = text.removeprefix("\ufeff")  # a byte-order mark is not text
+                first = False
             if text:
                 yield text
             if final:
                 return
+
+
+def _decode_error_message(path: Path, encoding: str | None, error: UnicodeError, base: int) -> str:
+    if encoding is not None:
+        return f"{path} cannot be decoded as {encoding} ({error}). Check the --encoding."
+    assert isinstance(error, UnicodeDecodeError)
+    bad = error.object[error.start : error.start + 1].hex()
+    return (
+        f"{path} is not valid UTF-8: byte 0x{bad} at offset {base + error.start} ({error.reason}). "
+        "Pass --encoding (e.g. --encoding latin-1) if the file uses another encoding."
+    )
 
 
 def _split_at_lines(pieces: Iterator[str]) -> Iterator[str]:
@@ -124,7 +133,6 @@ def _split_at_lines(pieces: Iterator[str]) -> Iterator[str]:
             carry = text + carry
             continue
         carry = text[cut:] + carry
-        if cut:
-            yield text[:cut]
+        yield text[:cut]
     if carry:
         yield carry

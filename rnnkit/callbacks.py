@@ -34,10 +34,14 @@ class WarmupCosineSchedule(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self.start = time.monotonic()
-        self._set(int(self.model.optimizer.iterations.numpy()))
+        # Read the step once (it is restored on --resume), then count on the host: reading
+        # the variable every batch would wait for the device each step.
+        self.step = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
+        self._set(self.step)
 
     def on_train_batch_end(self, batch, logs=None):
-        self._set(int(self.model.optimizer.iterations.numpy()))
+        self.step += 1
+        self._set(self.step)
         if self.time_budget and time.monotonic() - self.start >= self.time_budget:
             self.model.stop_training = True
 
@@ -60,17 +64,14 @@ class DerivedMetrics(keras.callbacks.Callback):
     same `logs` dict after it.
     """
 
-    def __init__(self, derive, rows: list):
+    def __init__(self, derive):
         super().__init__()
         self.derive = derive
-        self.rows = rows
 
     def on_epoch_end(self, epoch, logs=None):
-        if logs is None:
-            return
-        logs.update(self.derive(logs))
-        logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
-        self.rows.append({"epoch": epoch + 1, **{key: float(value) for key, value in logs.items()}})
+        if logs is not None:
+            logs.update(self.derive(logs))
+            logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
 
 
 class BestModelSaver(keras.callbacks.Callback):
@@ -128,4 +129,10 @@ class RichProgress(keras.callbacks.Callback):
         self.progress.update(self.task, metrics="  ".join(f"{key} {float(value):.4f}" for key, value in shown.items()))
 
     def on_train_end(self, logs=None):
-        self.progress.stop()
+        self.close()
+
+    def close(self):
+        """Stop the display; Keras skips `on_train_end` when `fit` raises (e.g. Ctrl-C)."""
+        if getattr(self, "progress", None) is not None:
+            self.progress.stop()
+            self.progress = None

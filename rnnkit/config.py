@@ -71,12 +71,14 @@ class DataConfig:
             import codecs
 
             try:
-                codecs.lookup(self.encoding)
+                text_codec = codecs.lookup(self.encoding)._is_text_encoding
             except LookupError:
+                text_codec = False
+            if not text_codec:
                 raise ConfigError(
                     f"Unknown encoding '{self.encoding}'. Use a Python codec name such as "
                     f"utf-8, latin-1 or cp1252. Received: encoding={self.encoding!r}"
-                ) from None
+                )
 
 
 @dataclass
@@ -224,31 +226,43 @@ class Config:
         return json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n"
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any], source: str = "config") -> "Config":
+    def from_dict(cls, values: dict[str, Any], source: str = "config", base: "Config | None" = None) -> "Config":
+        """Read a config dict; keys it omits keep `base`'s values (the task's defaults)."""
         _reject_unknown(values, {f.name for f in fields(cls)}, source)
         if "task" not in values:
-            raise ConfigError(f"{source} has no 'task' key. Add \"task\": \"textgen\" (or sentiment, forecast).")
+            raise ConfigError(f"{source} has no 'task' key. Add \"task\": \"textgen\".")
         sections = {}
         for name, section_cls in (("data", DataConfig), ("model", ModelConfig), ("training", TrainingConfig)):
             section = values.get(name, {}) or {}
             if not isinstance(section, dict):
                 raise ConfigError(f"{source}: '{name}' must be an object. Received: {section!r}")
             _reject_unknown(section, {f.name for f in fields(section_cls)}, f"{source} section '{name}'")
-            sections[name] = section_cls(**section)
+            merged = dataclasses.asdict(getattr(base, name)) if base is not None else {}
+            sections[name] = section_cls(**{**merged, **section})
         return cls(task=values["task"], versions=dict(values.get("versions") or {}), **sections)
 
     @classmethod
-    def from_file(cls, path: str | Path) -> "Config":
-        path = Path(path)
-        try:
-            values = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"Config file not found: {path}") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise ConfigError(f"Config file {path} is not valid JSON: {error}") from None
-        if not isinstance(values, dict):
-            raise ConfigError(f"Config file {path} must hold a JSON object.")
-        return cls.from_dict(values, source=str(path))
+    def from_file(cls, path: str | Path, base: "Config | None" = None) -> "Config":
+        """Read `config.json` (or the one inside a run folder)."""
+        return cls.from_dict(read_config_file(path), source=str(path), base=base)
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """The raw JSON object of a config file; a run folder stands for its `config.json`."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "config.json"
+    try:
+        values = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"Config file not found: {path}") from None
+    except OSError as error:
+        raise ConfigError(f"Cannot read config file {path}: {error.strerror}.") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ConfigError(f"Config file {path} is not valid JSON: {error}") from None
+    if not isinstance(values, dict):
+        raise ConfigError(f"Config file {path} must hold a JSON object.")
+    return values
 
 
 # Flat option names (CLI flags and API keyword arguments) -> (section, field).

@@ -17,7 +17,12 @@ def export_run(run, out: str | Path, format: str = "savedmodel", overwrite: bool
         raise ConfigError(f"Unknown export format '{format}'. Expected one of: {', '.join(FORMATS)}. Received: format={format!r}")
     if format in ("tflite", "onnx"):
         raise ConfigError(f"Export to {format} is not supported yet; use --format savedmodel (TensorFlow Serving) or keras.")
+    from rnnkit.training import import_tensorflow
+
     out = Path(out)
+    if run.path.resolve().is_relative_to(out.resolve()):
+        raise RunError(f"--out {out} holds the run {run.path} itself. Choose another --out.")
+    import_tensorflow()
     if format == "keras":
         if out.suffix != ".keras":
             out = out / "model.keras"
@@ -26,10 +31,17 @@ def export_run(run, out: str | Path, format: str = "savedmodel", overwrite: bool
         out.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(run.path / "model.keras", out)
         return out
-    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
-        raise RunError(f"{out} already exists and is not empty. Pass --overwrite or choose another --out.")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        if not overwrite:
+            raise RunError(f"{out} already exists and is not empty. Pass --overwrite or choose another --out.")
+        if not (out / "saved_model.pb").exists():
+            raise RunError(f"{out} is not a SavedModel, so --overwrite will not replace it. Choose another --out.")
+    target = out.resolve()
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    except OSError as error:
+        raise RunError(f"Cannot write to {out}: {error.strerror}. Choose another --out.") from None
     try:
         archive = run._task.export_archive(run)
         archive.write_out(str(staging / "model"), verbose=False)

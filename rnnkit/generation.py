@@ -19,7 +19,7 @@ CLOSING = r"[.,!?;:%)\]}\n]"
 
 def filter_logits(logits, temperature, top_k, top_p):
     """Scale by temperature, then keep the top-k tokens and the top-p nucleus."""
-    logits = logits / temperature
+    logits = logits / tf.maximum(temperature, 0.01)  # the SavedModel takes any float
     vocabulary_size = tf.shape(logits)[-1]
 
     def keep_top_k():
@@ -109,24 +109,7 @@ class TextGenerator(tf.Module):
     # -- pieces ---------------------------------------------------------------------------
 
     def tokenize(self, prompt):
-        """Prompt strings -> ragged token ids; unknown characters are dropped, unknown words are [UNK]."""
-        if self.level == "char":
-            tokens = tf.strings.unicode_split(prompt, "UTF-8", errors="replace")
-        else:
-            spaced = tf.strings.regex_replace(prompt, "\n", f" {NEWLINE_MARK} ")
-            spaced = tf.strings.regex_replace(spaced, WORD_PATTERN_RE2, r" \0 ")
-            tokens = tf.strings.split(spaced)
-            tokens = tokens.with_flat_values(
-                tf.where(tokens.flat_values == NEWLINE_MARK, "\n", tokens.flat_values)
-            )
-        ids = tokens.with_flat_values(tf.cast(self.lookup(tokens.flat_values), tf.int32))
-        if self.level == "char":
-            ids = tf.ragged.boolean_mask(ids, ids > 1)
-        empty = tf.cast(ids.row_lengths() == 0, tf.int64)
-        starts = tf.RaggedTensor.from_row_lengths(
-            tf.fill([tf.reduce_sum(empty)], self.start_id), empty
-        )
-        return tf.concat([starts, ids], axis=1)
+        return prompt_token_ids(prompt, self.level, self.lookup, self.start_id)
 
     def cell_step(self, token_ids, states):
         x = self.embedding(token_ids)
@@ -179,6 +162,28 @@ class TextGenerator(tf.Module):
             | tf.strings.regex_full_match(prompt, r"(?s)(.*\s)?")
         )
         return prompt + tf.where(glued, "", " ") + text
+
+
+def prompt_token_ids(prompt, level: str, lookup, start_id):
+    """Prompt strings -> ragged token ids, the way training tokenized the corpus.
+
+    Unknown characters are dropped; unknown words become [UNK]; an empty prompt starts
+    from `start_id`.
+    """
+    if level == "char":
+        tokens = tf.strings.unicode_split(prompt, "UTF-8", errors="replace")
+    else:
+        spaced = tf.strings.regex_replace(prompt, "\n", f" {NEWLINE_MARK} ")
+        spaced = tf.strings.regex_replace(spaced, WORD_PATTERN_RE2, r" \0 ")
+        spaced = tf.strings.regex_replace(spaced, r"[\pZ\s]+", " ")  # Unicode spaces, as Python's \s
+        tokens = tf.strings.split(spaced)
+        tokens = tokens.with_flat_values(tf.where(tokens.flat_values == NEWLINE_MARK, "\n", tokens.flat_values))
+    ids = tokens.with_flat_values(tf.cast(lookup(tokens.flat_values), tf.int32))
+    if level == "char":
+        ids = tf.ragged.boolean_mask(ids, ids > 1)
+    empty = tf.cast(ids.row_lengths() == 0, tf.int64)
+    starts = tf.RaggedTensor.from_row_lengths(tf.fill([tf.reduce_sum(empty)], start_id), empty)
+    return tf.concat([starts, ids], axis=1)
 
 
 def detokenize(text):

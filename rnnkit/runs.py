@@ -49,11 +49,17 @@ def default_run_dir(task: str) -> Path:
     return Path("runs") / f"{task}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
-def prepare_run_dir(path: str | Path, overwrite: bool = False, resume: bool = False) -> Path:
+def is_run_dir(path: Path) -> bool:
+    return (path / CONFIG_FILE).is_file() and ((path / MODEL_FILE).exists() or (path / CHECKPOINT_DIR).is_dir())
+
+
+def prepare_run_dir(path: str | Path, overwrite: bool = False, resume: bool = False,
+                    data: str | None = None) -> Path:
     """Check that a new run may be written to `path` (nothing is created yet).
 
     Raises `RunError` when `path` holds files and neither `overwrite` nor `resume` is set,
-    or when `resume` is set and there is no checkpoint to resume from.
+    when `overwrite` would replace something that is not an rnnkit run or would remove the
+    training data, or when `resume` is set and there is no checkpoint to resume from.
     """
     path = Path(path)
     if overwrite and resume:
@@ -64,16 +70,22 @@ def prepare_run_dir(path: str | Path, overwrite: bool = False, resume: bool = Fa
         if not (path / CHECKPOINT_DIR / "training_metadata.json").exists():
             raise RunError(f"Nothing to resume in {path}: it has no checkpoint ({CHECKPOINT_DIR}/). Train without --resume.")
         return path
-    if path.is_dir() and any(path.iterdir()) and not overwrite:
-        raise RunError(
-            f"{path} already exists and is not empty. Pass --overwrite to replace it, "
-            "--resume to continue it, or choose another --out."
-        )
+    if data and Path(data).exists() and Path(data).resolve().is_relative_to(path.resolve()):
+        raise RunError(f"--out {path} holds the training data {data}. Choose another --out.")
+    if path.is_dir() and any(path.iterdir()):
+        if not overwrite:
+            raise RunError(
+                f"{path} already exists and is not empty. Pass --overwrite to replace it, "
+                "--resume to continue it, or choose another --out."
+            )
+        if not is_run_dir(path):
+            raise RunError(f"{path} is not an rnnkit run, so --overwrite will not replace it. Choose another --out.")
     return path
 
 
 def replace_dir(source: Path, target: Path) -> None:
     """Move a finished run from `source` onto `target`, removing what was there."""
+    target = target.resolve()
     if target.exists():
         trash = target.with_name(f".{target.name}.old-{os.getpid()}")
         os.replace(target, trash)
@@ -102,11 +114,17 @@ class Run:
                 "Pass the folder `rnnkit train` wrote."
             )
         self.config = Config.from_file(config_path)
-        from rnnkit.registry import get_task
-
-        self._task = get_task(self.config.task)
         self._model = None
         self._cache: dict[str, Any] = {}
+
+    @property
+    def _task(self):
+        """The task object, resolved on first use (a run of a task this version lacks still opens)."""
+        if "task" not in self._cache:
+            from rnnkit.registry import get_task
+
+            self._cache["task"] = get_task(self.config.task)
+        return self._cache["task"]
 
     @property
     def task(self) -> str:
@@ -133,7 +151,7 @@ class Run:
         if self.task != task:
             raise RunError(f"`{command}` needs a {task} run, but {self.path} is a {self.task} run.")
 
-    def generate(self, prompt: str | list[str] = "", length: int = 300, temperature: float = 1.0,
+    def generate(self, prompt: str | list[str] = "", length: int = 300, temperature: float = 0.8,
                  top_k: int = 0, top_p: float = 1.0, num_samples: int = 1,
                  seed: int | None = None) -> list[str]:
         """Sample text from a text-generation run; returns one string per sample.
@@ -141,7 +159,7 @@ class Run:
         Args:
             prompt: text to continue (or one prompt per sample). Defaults to `""`.
             length: tokens to generate after the prompt. Defaults to `300`.
-            temperature: > 0; lower is more conservative. Defaults to `1.0`.
+            temperature: >= 0.01; lower is more conservative. Defaults to `0.8`.
             top_k: sample among the k likeliest tokens; 0 keeps all. Defaults to `0`.
             top_p: nucleus sampling threshold in (0, 1]. Defaults to `1.0`.
             num_samples: samples drawn as one batch. Defaults to `1`.

@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from rnnkit import runs
+from rnnkit.backbone import uses_cudnn_kernel
 from rnnkit.config import Config, apply_overrides
-from rnnkit.errors import ConfigError, RnnkitError
+from rnnkit.errors import ConfigError, RnnkitError, RunError
 
 log = logging.getLogger("rnnkit")
 
@@ -64,21 +65,28 @@ def _native_stderr_muted(enabled: bool):
 
 def resolve_config(data: str | None, task: str | None = None, config: str | Path | Config | None = None,
                    **options: Any) -> Config:
-    """Build the full, validated configuration from defaults, a config file and options."""
+    """Build the full, validated configuration: task defaults, then a config file, then options."""
+    from rnnkit.config import read_config_file
+    from rnnkit.datasets.builtin import BUILTIN_DATASETS
     from rnnkit.registry import get_task, infer_task
 
-    base = Config.from_file(config) if isinstance(config, (str, Path)) else config
-    if base is not None:
-        if task is not None and task != base.task:
-            raise ConfigError(f"--task {task} contradicts the config file's task '{base.task}'. Drop one of them.")
-        task = base.task
+    raw = read_config_file(config) if isinstance(config, (str, Path)) else None
+    file_task = raw.get("task") if raw is not None else getattr(config, "task", None)
+    if task is not None and file_task is not None and task != file_task:
+        raise ConfigError(f"--task {task} contradicts the config file's task '{file_task}'. Drop one of them.")
     if data is None:
-        data = base.data.path if base is not None else ""
+        data = (raw or {}).get("data", {}).get("path") if raw is not None else getattr(getattr(config, "data", None), "path", None)
     if not data:
         raise ConfigError("No training data given. Pass a file, folder or built-in name (see `rnnkit datasets`).")
-    task_name = task or infer_task(str(data))
+    task_name = task or file_task or infer_task(str(data))
     task_object = get_task(task_name)
-    resolved = base if base is not None else task_object.default_config()
+    if raw is not None:
+        resolved = Config.from_dict(raw, source=str(config), base=task_object.default_config())
+    else:
+        resolved = config if isinstance(config, Config) else task_object.default_config()
+    # Files are recorded by absolute path so that `--config` and `--resume` work from anywhere.
+    if data not in BUILTIN_DATASETS and Path(data).expanduser().exists():
+        data = str(Path(data).expanduser().resolve())
     resolved.data.path = str(data)
     apply_overrides(resolved, options)
     resolved.validate()
@@ -88,7 +96,7 @@ def resolve_config(data: str | None, task: str | None = None, config: str | Path
 
 def train(data: str | Path | None = None, task: str | None = None, out: str | Path | None = None,
           config: str | Path | Config | None = None, overwrite: bool = False, resume: bool = False,
-          quiet: bool = True, **options: Any):
+          quiet: bool = True, callbacks: list | None = None, **options: Any):
     """Train a model and write its run folder; returns the `Run`.
 
     Args:
@@ -99,6 +107,7 @@ def train(data: str | Path | None = None, task: str | None = None, out: str | Pa
         overwrite: replace a non-empty `out`. Defaults to `False`.
         resume: continue the run in `out` from its last checkpoint. Defaults to `False`.
         quiet: no progress bar. Defaults to `True`.
+        callbacks: extra Keras callbacks for `model.fit`. Defaults to `None`.
         **options: flat options as on the command line: `cell`, `layers`, `units`,
             `dropout`, `embedding_dim`, `epochs`, `batch_size`, `learning_rate`,
             `clipnorm`, `seed`, `max_len`, `level`, `vocab_size`, `val_split`, ...
@@ -113,11 +122,14 @@ def train(data: str | Path | None = None, task: str | None = None, out: str | Pa
         if out is None:
             raise ConfigError("--resume needs --out RUN: the run folder to continue.")
         runs.prepare_run_dir(out, resume=True)
-        config = Config.from_file(Path(out) / runs.CONFIG_FILE)
+        config = Path(out) / runs.CONFIG_FILE
     resolved = resolve_config(data, task=task, config=config, **options)
     out = Path(out) if out is not None else runs.default_run_dir(resolved.task)
-    runs.prepare_run_dir(out, overwrite=overwrite, resume=resume)
-    if resolved.training.seed is None:
+    runs.prepare_run_dir(out, overwrite=overwrite, resume=resume, data=resolved.data.path)
+    # A seed the user chose (option or config file) asks for a repeatable run: deterministic
+    # kernels, which cost some speed. Without one, a seed is drawn and recorded for --config.
+    repeatable = resolved.training.seed is not None
+    if not repeatable:
         resolved.training.seed = random.randrange(2**31)
     task_object = get_task(resolved.task)
     prepared = task_object.prepare(resolved, out / runs.PREPROCESSOR_DIR if resume else None)
@@ -129,20 +141,32 @@ def train(data: str | Path | None = None, task: str | None = None, out: str | Pa
 
     resolved.versions = _versions()
     keras.utils.set_random_seed(resolved.training.seed)
-    tf.config.experimental.enable_op_determinism()
+    if repeatable:
+        tf.config.experimental.enable_op_determinism()
     _set_precision(resolved)
+    fast, reason = uses_cudnn_kernel(resolved.model)
+    if not fast and tf.config.list_logical_devices("GPU"):
+        log.warning(f"{reason}.")
     strategy = make_strategy(resolved.training.strategy)
 
     work = out
     if overwrite and out.exists() and any(out.iterdir()):
         # Train beside the old run and swap at the end, so a failure loses nothing.
-        work = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
-    work.mkdir(parents=True, exist_ok=True)
+        target = out.resolve()
+        work = Path(tempfile.mkdtemp(prefix=f".{target.name}.new-", dir=target.parent))
     try:
-        run = _fit(task_object, resolved, prepared, work, strategy, resume=resume, quiet=quiet)
-    except BaseException:
-        if work != out:
-            shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise RunError(f"Cannot create the run folder {work}: {error.strerror}. Choose another --out.") from None
+    try:
+        run = _fit(task_object, resolved, prepared, work, strategy, resume=resume, quiet=quiet,
+                   extra_callbacks=callbacks or [])
+    except BaseException as error:
+        if work == out:
+            raise
+        shutil.rmtree(work, ignore_errors=True)
+        if isinstance(error, TrainingInterrupted):
+            raise TrainingInterrupted(f"Training interrupted; {out} was left as it was.") from None
         raise
     if work != out:
         runs.replace_dir(work, out)
@@ -150,7 +174,8 @@ def train(data: str | Path | None = None, task: str | None = None, out: str | Pa
     return run
 
 
-def _fit(task_object, config: Config, prepared, work: Path, strategy, resume: bool, quiet: bool):
+def _fit(task_object, config: Config, prepared, work: Path, strategy, resume: bool, quiet: bool,
+         extra_callbacks: list):
     import keras
 
     from rnnkit.callbacks import BestModelSaver, DerivedMetrics, RichProgress, WarmupCosineSchedule
@@ -166,12 +191,12 @@ def _fit(task_object, config: Config, prepared, work: Path, strategy, resume: bo
         )
         task_object.compile(model, config, optimizer)
 
-    backup = keras.callbacks.BackupAndRestore(str(work / runs.CHECKPOINT_DIR), delete_checkpoint=False)
-    history_rows: list[dict[str, float]] = []
+    backup = keras.callbacks.BackupAndRestore(str(work / runs.CHECKPOINT_DIR), double_checkpoint=True,
+                                             delete_checkpoint=False)
     callbacks = [
         WarmupCosineSchedule(config.training.learning_rate, config.training.epochs * steps_per_epoch,
                              config.training.time_budget),
-        DerivedMetrics(lambda logs: task_object.epoch_metrics(config, logs), history_rows),
+        DerivedMetrics(lambda logs: task_object.epoch_metrics(config, logs)),
         keras.callbacks.CSVLogger(str(work / runs.HISTORY_FILE), append=resume),
         BestModelSaver(work / runs.MODEL_FILE, task_object.monitor, _best_so_far(work, task_object.monitor) if resume else None),
         backup,
@@ -180,8 +205,9 @@ def _fit(task_object, config: Config, prepared, work: Path, strategy, resume: bo
         callbacks.append(keras.callbacks.EarlyStopping(monitor=task_object.monitor, patience=config.training.patience))
     if config.training.tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(work / "logs")))
-    if not quiet:
-        callbacks.append(RichProgress(config.training.epochs, steps_per_epoch))
+    progress = None if quiet else RichProgress(config.training.epochs, steps_per_epoch)
+    callbacks.extend([progress] if progress else [])
+    callbacks.extend(extra_callbacks)
     try:
         model.fit(train_data, validation_data=validation_data, epochs=config.training.epochs,
                   callbacks=callbacks, verbose=0, shuffle=False)
@@ -192,6 +218,9 @@ def _fit(task_object, config: Config, prepared, work: Path, strategy, resume: bo
             f"Training interrupted; the last checkpoint is in {work}. Continue with "
             f"`rnnkit train --resume --out {work}`."
         ) from None
+    finally:
+        if progress is not None:
+            progress.close()
     if not (work / runs.MODEL_FILE).exists():
         raise RnnkitError("Training produced no finite validation loss, so no model was saved. Try a lower --learning-rate.")
 

@@ -140,3 +140,19 @@ def test_seeded_training_is_repeatable(corpus, tmp_path):
     first = rnnkit.train(str(corpus), out=tmp_path / "a", **TINY)
     second = rnnkit.train(str(corpus), out=tmp_path / "b", **TINY)
     assert (first.path / "history.csv").read_text() == (second.path / "history.csv").read_text()
+
+
+def test_interrupt_saves_a_checkpoint_that_resume_continues(corpus, tmp_path):
+    import keras
+
+    class Interrupt(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == 2:
+                raise KeyboardInterrupt
+
+    out = tmp_path / "run"
+    with pytest.raises(rnnkit.TrainingInterrupted, match="--resume"):
+        rnnkit.train(str(corpus), out=out, callbacks=[Interrupt()], **TINY)
+    assert (out / "checkpoints" / "latest.weights.h5").exists()
+    run = rnnkit.train(str(corpus), out=out, resume=True, **TINY)
+    assert (run.path / "model.keras").exists() and run.metrics["split"] == "validation"

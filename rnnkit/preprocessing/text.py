@@ -35,11 +35,13 @@ class TextVocabulary:
         level: `"char"` or `"word"`.
         tokens: the tokens for ids 2, 3, ... (ids 0 and 1 are padding and `[UNK]`).
         counts: how often each token occurred in the training text (for baselines).
+        unknown_count: occurrences of the tokens left out of the vocabulary ([UNK]).
     """
 
     level: str
     tokens: list[str]
     counts: list[int]
+    unknown_count: int = 0
 
     @property
     def size(self) -> int:
@@ -94,7 +96,8 @@ class TextVocabulary:
     def save(self, directory: str | Path) -> None:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        payload = {"level": self.level, "pad": PAD, "unk": UNK, "tokens": self.tokens, "counts": self.counts}
+        payload = {"level": self.level, "pad": PAD, "unk": UNK, "tokens": self.tokens, "counts": self.counts,
+                   "unknown_count": self.unknown_count}
         if self.level == "word":
             payload["pattern"] = WORD_PATTERN
         _write_atomic(directory / "vocabulary.json", json.dumps(payload, ensure_ascii=False, indent=0) + "\n")
@@ -106,7 +109,8 @@ class TextVocabulary:
             payload = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise RunError(f"{path} is missing: the run is incomplete.") from None
-        return cls(level=payload["level"], tokens=list(payload["tokens"]), counts=list(payload["counts"]))
+        return cls(level=payload["level"], tokens=list(payload["tokens"]), counts=list(payload["counts"]),
+                   unknown_count=int(payload.get("unknown_count", 0)))
 
 
 def fit_vocabulary(chunks: Iterable[str], level: str, vocabulary_size: int = 0) -> TextVocabulary:
@@ -127,9 +131,13 @@ def fit_vocabulary(chunks: Iterable[str], level: str, vocabulary_size: int = 0) 
         raise DataError("The text is empty: there is nothing to train on.")
     # Sort by frequency, then by token, so the same text always gives the same ids.
     ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    unknown = 0
     if level == "word" and vocabulary_size:
-        ranked = ranked[: max(vocabulary_size - 2, 1)]
-    return TextVocabulary(level=level, tokens=[token for token, _ in ranked], counts=[count for _, count in ranked])
+        keep = max(vocabulary_size - 2, 1)
+        unknown = sum(count for _, count in ranked[keep:])
+        ranked = ranked[:keep]
+    return TextVocabulary(level=level, tokens=[token for token, _ in ranked], counts=[count for _, count in ranked],
+                          unknown_count=unknown)
 
 
 def word_tokenize(text: str) -> list[str]:

@@ -16,12 +16,12 @@ from rnnkit.config import Config
 
 @dataclass
 class PreparedData:
-    """What a task's `prepare` returns: fitted preprocessor plus training and validation data."""
+    """What a task's `prepare` returns: fitted preprocessor, training and validation data, and
+    warnings about the data for the user."""
 
     preprocessor: Any
     train: Any
     validation: Any
-    summary: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
 

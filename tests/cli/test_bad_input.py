@@ -194,3 +194,52 @@ def test_errors_in_a_real_process_are_one_line_without_traceback(tmp_path):
     assert result.stderr.strip().count("\n") == 0, result.stderr
     assert "Traceback" not in result.stderr
     assert result.stdout == ""
+
+
+def test_invalid_utf8_offset_counts_a_byte_order_mark(tmp_path):
+    path = tmp_path / "bom.txt"
+    path.write_bytes(b"\xef\xbb\xbf" + b"abc\n" * 10 + b"\xff" + b"abc\n" * 10)
+    result = runner.invoke(app, ["train", str(path), "--out", str(tmp_path / "r")])
+    assert_user_error(result, "offset 43")
+
+
+def test_utf16_with_encoding_option_is_not_called_binary(tmp_path):
+    path = make_corpus(tmp_path / "utf16.txt", 3000)
+    path.write_bytes(path.read_text(encoding="utf-8").encode("utf-16"))
+    result = runner.invoke(app, ["train", str(path), "--encoding", "utf-16", "--out", str(tmp_path / "r"), *TINY_FLAGS])
+    assert result.exit_code == 0, result.output
+
+
+def test_non_text_codec_is_rejected(corpus, tmp_path):
+    result = runner.invoke(app, ["train", str(corpus), "--encoding", "rot13", "--out", str(tmp_path / "r")])
+    assert_user_error(result, "Unknown encoding 'rot13'")
+
+
+def test_overwrite_never_replaces_a_folder_that_is_not_a_run(corpus, tmp_path):
+    mine = tmp_path / "documents"
+    mine.mkdir()
+    (mine / "thesis.txt").write_text("years of work")
+    result = runner.invoke(app, ["train", str(corpus), "--out", str(mine), "--overwrite", *TINY_FLAGS])
+    assert_user_error(result, "not an rnnkit run")
+    assert (mine / "thesis.txt").read_text() == "years of work"
+
+
+def test_out_holding_the_training_data_is_refused(tmp_path):
+    data = tmp_path / "texts"
+    data.mkdir()
+    make_corpus(data / "a.txt")
+    result = runner.invoke(app, ["train", str(data), "--out", str(tmp_path), "--overwrite", *TINY_FLAGS])
+    assert_user_error(result, "holds the training data")
+    assert (data / "a.txt").exists()
+
+
+def test_export_onto_the_run_itself_is_refused(trained_run):
+    result = runner.invoke(app, ["export", str(trained_run.path), "--out", str(trained_run.path), "--overwrite"])
+    assert_user_error(result, "holds the run")
+    assert (trained_run.path / "model.keras").exists()
+
+
+def test_config_that_is_not_json(corpus, tmp_path):
+    (tmp_path / "config.json").write_text("{not json")
+    result = runner.invoke(app, ["train", str(corpus), "--config", str(tmp_path / "config.json")])
+    assert_user_error(result, "not valid JSON")

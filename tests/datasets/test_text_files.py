@@ -41,3 +41,9 @@ def test_download_failure_names_the_url_and_the_fix(tmp_path, monkeypatch):
         builtin.download(builtin.SHAKESPEARE_URL, "tinyshakespeare.txt", "shakespeare")
     assert "http://127.0.0.1:9/input.txt" in str(error.value) and "local file" in str(error.value)
     assert not list(tmp_path.rglob("*.part"))
+
+
+def test_files_without_final_newline_do_not_run_together(tmp_path):
+    (tmp_path / "a.txt").write_text("end of a")
+    (tmp_path / "b.txt").write_text("start of b")
+    assert "".join(open_text_corpus(tmp_path).chunks()) == "end of a\nstart of b"
