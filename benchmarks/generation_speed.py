@@ -68,7 +68,7 @@ def main() -> None:
     tutorial_rate = args.tutorial_length / tutorial_seconds
     single_rate = args.length / single_seconds
     batch_rate = args.length * args.batch / batch_seconds
-    print(f"\nGeneration speed, default model (2 x LSTM 256), {machine()}")
+    print(f"\nGeneration speed, default model (2 x GRU 256), {machine()}")
     print(f"{'method':<44} {'chars/s':>10} {'vs tutorial':>12}")
     print(f"{'tutorial loop (model.predict per char)':<44} {tutorial_rate:>10.1f} {1.0:>11.1f}x")
     print(f"{'rnnkit, 1 sample':<44} {single_rate:>10.1f} {single_rate / tutorial_rate:>11.1f}x")

@@ -27,7 +27,7 @@ def train(
     vocab_size: Annotated[Optional[int], typer.Option(help="Word level: keep the most frequent N tokens, the rest become [UNK]; 0 keeps all. [default: 20000]", rich_help_panel=DATA)] = None,
     val_split: Annotated[Optional[float], typer.Option(help="Fraction held out for validation, from the end of the data. [default: 0.1]", rich_help_panel=DATA)] = None,
     encoding: Annotated[Optional[str], typer.Option(help="Text encoding of DATA (e.g. latin-1). [default: strict UTF-8]", rich_help_panel=DATA)] = None,
-    cell: Annotated[Optional[Cell], typer.Option(help="Recurrent cell. [default: lstm]", rich_help_panel=MODEL)] = None,
+    cell: Annotated[Optional[Cell], typer.Option(help="Recurrent cell. [default: gru for textgen]", rich_help_panel=MODEL)] = None,
     layers: Annotated[Optional[int], typer.Option(help="Recurrent layers. [default: 2]", rich_help_panel=MODEL)] = None,
     units: Annotated[Optional[int], typer.Option(help="Units per recurrent layer. [default: 256]", rich_help_panel=MODEL)] = None,
     bidirectional: Annotated[Optional[bool], typer.Option("--bidirectional", help="Bidirectional layers (classification only).", rich_help_panel=MODEL)] = None,

@@ -84,7 +84,9 @@ def test_export_matches_generate_in_a_process_without_rnnkit(trained_run, tmp_pa
     assert result.returncode == 0, result.stderr[-2000:]
     payload = json.loads(result.stdout.strip().splitlines()[-1])
     assert payload["text"] == expected
-    assert payload["inputs"] == ["state_0", "state_1", "token_ids"]
+    states_per_layer = 2 if trained_run.config.model.cell == "lstm" else 1
+    count = trained_run.config.model.num_layers * states_per_layer
+    assert payload["inputs"] == [f"state_{i}" for i in range(count)] + ["token_ids"]
 
 
 def test_resume_continues_from_the_checkpoint(corpus, tmp_path):
