@@ -125,7 +125,9 @@ class RichProgress(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if self.task is None:
             return
-        shown = {key: value for key, value in (logs or {}).items() if key.startswith("val_") or key == "loss"}
+        # The few numbers that fit an 80-column terminal; history.csv has them all.
+        wanted = ("loss", "val_loss", "val_bits_per_char", "val_perplexity", "val_accuracy")
+        shown = {key: (logs or {})[key] for key in wanted if key in (logs or {})}
         self.progress.update(self.task, metrics="  ".join(f"{key} {float(value):.4f}" for key, value in shown.items()))
 
     def on_train_end(self, logs=None):
