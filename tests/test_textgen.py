@@ -158,3 +158,14 @@ def test_interrupt_saves_a_checkpoint_that_resume_continues(corpus, tmp_path):
     assert (out / "checkpoints" / "latest.weights.h5").exists()
     run = rnnkit.train(str(corpus), out=out, resume=True, **TINY)
     assert (run.path / "model.keras").exists() and run.metrics["split"] == "validation"
+
+
+def test_time_budget_stops_training_and_keeps_the_best_model(corpus, tmp_path):
+    import time
+
+    start = time.monotonic()
+    run = rnnkit.train(str(corpus), out=tmp_path / "run", **{**TINY, "epochs": 500, "time_budget": 3})
+    assert time.monotonic() - start < 120
+    epochs = len((run.path / "history.csv").read_text().strip().splitlines()) - 1
+    assert 1 <= epochs < 500
+    assert run.metrics["model"]["loss"] > 0

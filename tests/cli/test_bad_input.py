@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from rnnkit.cli.main import app
-from tests.helpers import TINY, make_corpus
+from tests.helpers import make_corpus
 
 runner = CliRunner()
 TINY_FLAGS = ["--units", "16", "--layers", "1", "--embedding-dim", "8", "--max-len", "16",
