@@ -8,11 +8,14 @@ from pathlib import Path
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 SHAKESPEARE = SHARED_DATA / "text" / "tinyshakespeare.txt"
+IMDB = SHARED_DATA / "imdb" / "train.csv.gz"
 
 
 def machine() -> str:
     """One line describing where the numbers came from."""
-    import tensorflow as tf
+    from rnnkit.training import import_tensorflow
+
+    tf = import_tensorflow()  # without TensorFlow's start-up chatter
 
     gpus = tf.config.list_physical_devices("GPU")
     return (f"{platform.machine()} {os.cpu_count()} CPU cores, {'GPU: ' + str(len(gpus)) if gpus else 'no GPU'}, "
@@ -38,3 +41,27 @@ def parse_sets(values: list[str]) -> dict:
         except json.JSONDecodeError:
             options[key] = raw
     return options
+
+
+def imdb_reviews(path: Path, seed: int) -> list[tuple[str, str]]:
+    """The (text, label) rows of the IMDB train CSV, shuffled with `seed`."""
+    import csv
+    import gzip
+    import random
+
+    csv.field_size_limit(10**8)
+    with gzip.open(path, "rt", encoding="utf-8", newline="") as handle:
+        rows = [(row["text"], row["label"]) for row in csv.DictReader(handle)]
+    random.Random(seed).shuffle(rows)
+    return rows
+
+
+def write_reviews(path: Path, rows: list[tuple[str, str]]) -> Path:
+    """Write (text, label) rows as a CSV with a `text,label` header."""
+    import csv
+
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text", "label"])
+        writer.writerows(rows)
+    return path

@@ -11,6 +11,13 @@ import typer
 
 class TaskName(str, Enum):
     textgen = "textgen"
+    sentiment = "sentiment"
+
+
+class ClassWeight(str, Enum):
+    auto = "auto"
+    balanced = "balanced"
+    none = "none"
 
 
 class Cell(str, Enum):

@@ -18,9 +18,33 @@ def metrics_table(metrics: dict, title: str = "") -> Table:
     for name in baselines:
         table.add_column(name, justify="right")
     for metric, value in model.items():
+        if isinstance(value, (list, dict)):
+            continue  # the confusion matrix has its own table
         row = [metric, _format(value)] + [_format(baselines[name].get(metric)) for name in baselines]
         table.add_row(*row)
     return table
+
+
+def confusion_table(metrics: dict) -> Table | None:
+    """The model's confusion matrix with its label names, when the metrics have one."""
+    matrix = metrics.get("model", {}).get("confusion_matrix")
+    labels = metrics.get("labels")
+    if not matrix or not labels:
+        return None
+    table = Table(title="confusion matrix (rows: true label, columns: predicted)")
+    table.add_column("")
+    for label in labels:
+        table.add_column(label, justify="right")
+    for label, row in zip(labels, matrix):
+        table.add_row(label, *(str(count) for count in row), style=None)
+    return table
+
+
+def print_metrics(metrics: dict, title: str) -> None:
+    stdout.print(metrics_table(metrics, title=title))
+    confusion = confusion_table(metrics)
+    if confusion is not None:
+        stdout.print(confusion)
 
 
 def _format(value) -> str:

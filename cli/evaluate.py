@@ -9,7 +9,7 @@ import typer
 
 from rnnkit.cli._errors import handle_errors
 from rnnkit.cli._options import Json, RunDir
-from rnnkit.cli._render import metrics_table, stdout
+from rnnkit.cli._render import print_metrics
 
 
 @handle_errors
@@ -26,4 +26,4 @@ def evaluate(
     if json_output:
         typer.echo(json.dumps({"run": str(handle.path), "metrics": metrics}))
         return
-    stdout.print(metrics_table(metrics, title=f"{handle.task} run {handle.path} on {data}"))
+    print_metrics(metrics, title=f"{handle.task} run {handle.path} on {data}")

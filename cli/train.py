@@ -9,8 +9,8 @@ from typing import Annotated, Optional
 import typer
 
 from rnnkit.cli._errors import handle_errors
-from rnnkit.cli._options import Cell, Json, Level, Strategy, TaskName
-from rnnkit.cli._render import metrics_table, stdout
+from rnnkit.cli._options import Cell, ClassWeight, Json, Level, Strategy, TaskName
+from rnnkit.cli._render import print_metrics, stdout
 
 DATA = "Data"
 MODEL = "Model"
@@ -20,22 +20,25 @@ OUTPUT = "Output"
 
 @handle_errors
 def train(
-    data: Annotated[Optional[str], typer.Argument(help="A .txt file, a folder of .txt files, or a built-in name (`rnnkit datasets`).", show_default=False)] = None,
+    data: Annotated[Optional[str], typer.Argument(help="A .txt file or folder of them (textgen); a CSV/TSV/JSONL of texts and labels or an aclImdb-style folder (sentiment); or a built-in name (`rnnkit datasets`).", show_default=False)] = None,
     task: Annotated[Optional[TaskName], typer.Option(help="The task; inferred from DATA when omitted.", rich_help_panel=DATA)] = None,
     level: Annotated[Optional[Level], typer.Option(help="Text generation tokens: characters or words. [default: char]", rich_help_panel=DATA)] = None,
-    max_len: Annotated[Optional[int], typer.Option(help="Tokens per training window. [default: 100]", rich_help_panel=DATA)] = None,
-    vocab_size: Annotated[Optional[int], typer.Option(help="Word level: keep the most frequent N tokens, the rest become [UNK]; 0 keeps all. [default: 20000]", rich_help_panel=DATA)] = None,
-    val_split: Annotated[Optional[float], typer.Option(help="Fraction held out for validation, from the end of the data. [default: 0.1]", rich_help_panel=DATA)] = None,
+    max_len: Annotated[Optional[int], typer.Option(help="Tokens per training window (textgen), or the last N tokens kept per text (sentiment). [default: 100 textgen, 400 sentiment]", rich_help_panel=DATA)] = None,
+    vocab_size: Annotated[Optional[int], typer.Option(help="Words: keep the most frequent N tokens, the rest become [UNK]; 0 keeps all. [default: 20000]", rich_help_panel=DATA)] = None,
+    val_split: Annotated[Optional[float], typer.Option(help="Fraction held out for validation: the end of a corpus, a stratified sample of labelled texts. [default: 0.1]", rich_help_panel=DATA)] = None,
+    text_col: Annotated[Optional[str], typer.Option(help="Sentiment: the text column of a CSV/TSV/JSONL. [default: found by name or content]", rich_help_panel=DATA)] = None,
+    label_col: Annotated[Optional[str], typer.Option(help="Sentiment: the label column. [default: found by name or content]", rich_help_panel=DATA)] = None,
     encoding: Annotated[Optional[str], typer.Option(help="Text encoding of DATA (e.g. latin-1). [default: strict UTF-8]", rich_help_panel=DATA)] = None,
-    cell: Annotated[Optional[Cell], typer.Option(help="Recurrent cell. [default: gru for textgen]", rich_help_panel=MODEL)] = None,
-    layers: Annotated[Optional[int], typer.Option(help="Recurrent layers. [default: 2]", rich_help_panel=MODEL)] = None,
-    units: Annotated[Optional[int], typer.Option(help="Units per recurrent layer. [default: 256]", rich_help_panel=MODEL)] = None,
-    bidirectional: Annotated[Optional[bool], typer.Option("--bidirectional", help="Bidirectional layers (classification only).", rich_help_panel=MODEL)] = None,
-    dropout: Annotated[Optional[float], typer.Option(help="Dropout between layers, in [0, 1). [default: 0.1]", rich_help_panel=MODEL)] = None,
-    embedding_dim: Annotated[Optional[int], typer.Option(help="Token embedding size. [default: 64]", rich_help_panel=MODEL)] = None,
-    epochs: Annotated[Optional[int], typer.Option(help="Passes over the training data. [default: 10]", rich_help_panel=TRAINING)] = None,
-    batch_size: Annotated[Optional[int], typer.Option(help="Windows per step. [default: 32 for textgen]", rich_help_panel=TRAINING)] = None,
-    learning_rate: Annotated[Optional[float], typer.Option(help="Peak Adam learning rate (warm-up, then cosine decay). [default: 0.005 for textgen]", rich_help_panel=TRAINING)] = None,
+    cell: Annotated[Optional[Cell], typer.Option(help="Recurrent cell. [default: gru]", rich_help_panel=MODEL)] = None,
+    layers: Annotated[Optional[int], typer.Option(help="Recurrent layers. [default: 2 textgen, 1 sentiment]", rich_help_panel=MODEL)] = None,
+    units: Annotated[Optional[int], typer.Option(help="Units per recurrent layer (per direction). [default: 256 textgen, 64 sentiment]", rich_help_panel=MODEL)] = None,
+    bidirectional: Annotated[Optional[bool], typer.Option("--bidirectional/--unidirectional", help="Bidirectional layers (classification only). [default: bidirectional for sentiment]", rich_help_panel=MODEL, show_default=False)] = None,
+    dropout: Annotated[Optional[float], typer.Option(help="Dropout after each recurrent layer, in [0, 1). [default: 0.1 textgen, 0.3 sentiment]", rich_help_panel=MODEL)] = None,
+    embedding_dim: Annotated[Optional[int], typer.Option(help="Token embedding size. [default: 64 textgen, 128 sentiment]", rich_help_panel=MODEL)] = None,
+    epochs: Annotated[Optional[int], typer.Option(help="Passes over the training data. [default: 10 textgen, 4 sentiment]", rich_help_panel=TRAINING)] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="Windows or texts per step. [default: 32 textgen, 64 sentiment]", rich_help_panel=TRAINING)] = None,
+    learning_rate: Annotated[Optional[float], typer.Option(help="Peak Adam learning rate (warm-up, then cosine decay). [default: 0.005 textgen, 0.003 sentiment]", rich_help_panel=TRAINING)] = None,
+    class_weight: Annotated[Optional[ClassWeight], typer.Option(help="Sentiment: weigh classes inversely to their frequency (auto: when over 3:1). [default: auto]", rich_help_panel=TRAINING)] = None,
     clipnorm: Annotated[Optional[float], typer.Option(help="Clip gradients to this global norm; 0 turns it off. [default: 1.0]", rich_help_panel=TRAINING)] = None,
     seed: Annotated[Optional[int], typer.Option(help="Random seed: the same seed repeats a CPU run. [default: random, recorded]", rich_help_panel=TRAINING)] = None,
     time_budget: Annotated[Optional[float], typer.Option(help="Stop after this many seconds, fitting the learning-rate schedule to it.", rich_help_panel=TRAINING)] = None,
@@ -55,6 +58,7 @@ def train(
 
     options = dict(
         level=_value(level), max_len=max_len, vocab_size=vocab_size, val_split=val_split, encoding=encoding,
+        text_col=text_col, label_col=label_col, class_weight=_value(class_weight),
         cell=_value(cell), layers=layers, units=units, bidirectional=bidirectional, dropout=dropout,
         embedding_dim=embedding_dim, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
         clipnorm=clipnorm, seed=seed, time_budget=time_budget, early_stopping=early_stopping,
@@ -65,9 +69,11 @@ def train(
     if json_output:
         typer.echo(json.dumps({"run": str(run.path), "metrics": run.metrics}))
         return
-    stdout.print(metrics_table(run.metrics, title=f"{run.task} run: {run.path}"))
+    print_metrics(run.metrics, title=f"{run.task} run: {run.path}")
     if run.task == "textgen":
         stdout.print(f"Sample it:  rnnkit generate {run.path} --prompt 'The '")
+    elif run.task == "sentiment":
+        stdout.print(f"Query it:   rnnkit predict {run.path} \"a wonderful film\"")
 
 
 def _value(choice):

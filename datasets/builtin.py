@@ -37,6 +37,13 @@ BUILTIN_DATASETS = {
         f"Tiny Shakespeare (1.1 MB), downloaded once from {SHAKESPEARE_URL} and cached.",
         offline=False,
     ),
+    "imdb": BuiltinDataset(
+        "imdb",
+        "sentiment",
+        "IMDB movie reviews (25,000 train + 25,000 test, neg/pos), Keras' `keras.datasets.imdb` download "
+        "(~80 MB, cached in ~/.keras/datasets), decoded back to text.",
+        offline=False,
+    ),
 }
 
 

@@ -19,6 +19,7 @@ from rnnkit.errors import ConfigError
 CELLS = ("simple", "lstm", "gru")
 LEVELS = ("char", "word")
 STRATEGIES = ("auto", "one", "mirrored", "multi-worker")
+CLASS_WEIGHTS = ("auto", "balanced", "none")
 
 
 def _check(condition: bool, message: str) -> None:
@@ -37,8 +38,12 @@ class DataConfig:
         sequence_length: tokens per training window (`--max-len`). Defaults to `100`.
         vocabulary_size: the most frequent tokens kept at word level, plus `[UNK]`
             (`--vocab-size`); `0` keeps every token. Defaults to `20000`.
-        val_split: fraction held out for validation, taken from the end of the data.
-            Defaults to `0.1`.
+        val_split: fraction held out for validation: the end of a text corpus, a
+            stratified random sample of labelled texts. Defaults to `0.1`.
+        text_column: classification: the column holding the text (`--text-col`); found by
+            name or content when `None`. Defaults to `None`.
+        label_column: classification: the column holding the label (`--label-col`).
+            Defaults to `None`.
     """
 
     path: str = ""
@@ -47,6 +52,8 @@ class DataConfig:
     sequence_length: int = 100
     vocabulary_size: int = 20000
     val_split: float = 0.1
+    text_column: str | None = None
+    label_column: str | None = None
 
     def validate(self) -> None:
         _check(
@@ -67,6 +74,9 @@ class DataConfig:
             _is_number(self.val_split) and 0 < self.val_split < 0.5,
             f"val_split must be in (0, 0.5). Received: val_split={self.val_split!r}",
         )
+        for option, value in (("text_col", self.text_column), ("label_col", self.label_column)):
+            _check(value is None or (isinstance(value, str) and value.strip() != ""),
+                   f"{option} must be a column name. Received: {option}={value!r}")
         if self.encoding is not None:
             import codecs
 
@@ -149,6 +159,9 @@ class TrainingConfig:
         mixed_precision: use Keras' `mixed_float16` policy on a GPU. Defaults to `False`.
         strategy: `"auto"`, `"one"`, `"mirrored"` or `"multi-worker"`. Defaults to `"auto"`.
         tensorboard: write TensorBoard logs to `RUN/logs`. Defaults to `False`.
+        class_weight: classification: `"auto"` weighs classes inversely to their
+            frequency when the largest is over 3x the smallest, `"balanced"` always,
+            `"none"` never. Defaults to `"auto"`.
     """
 
     epochs: int = 10
@@ -162,6 +175,7 @@ class TrainingConfig:
     mixed_precision: bool = False
     strategy: str = "auto"
     tensorboard: bool = False
+    class_weight: str = "auto"
 
     def validate(self) -> None:
         _check(
@@ -201,6 +215,11 @@ class TrainingConfig:
             f"Unknown strategy '{self.strategy}'. Expected one of: "
             f"{', '.join(STRATEGIES)}. Received: strategy={self.strategy!r}",
         )
+        _check(
+            self.class_weight in CLASS_WEIGHTS,
+            f"Unknown class_weight '{self.class_weight}'. Expected one of: "
+            f"{', '.join(CLASS_WEIGHTS)}. Received: class_weight={self.class_weight!r}",
+        )
 
 
 @dataclass
@@ -212,6 +231,9 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
     versions: dict[str, str] = field(default_factory=dict)
+    # What preparing the data found (columns, classes, weights, rows dropped): a record for
+    # the reader, rewritten by every run, never read back as a setting.
+    data_summary: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> "Config":
         self.data.validate()
@@ -239,7 +261,8 @@ class Config:
             _reject_unknown(section, {f.name for f in fields(section_cls)}, f"{source} section '{name}'")
             merged = dataclasses.asdict(getattr(base, name)) if base is not None else {}
             sections[name] = section_cls(**{**merged, **section})
-        return cls(task=values["task"], versions=dict(values.get("versions") or {}), **sections)
+        return cls(task=values["task"], versions=dict(values.get("versions") or {}),
+                   data_summary=dict(values.get("data_summary") or {}), **sections)
 
     @classmethod
     def from_file(cls, path: str | Path, base: "Config | None" = None) -> "Config":
@@ -272,6 +295,8 @@ OPTIONS: dict[str, tuple[str, str]] = {
     "max_len": ("data", "sequence_length"),
     "vocab_size": ("data", "vocabulary_size"),
     "val_split": ("data", "val_split"),
+    "text_col": ("data", "text_column"),
+    "label_col": ("data", "label_column"),
     "cell": ("model", "cell"),
     "layers": ("model", "num_layers"),
     "units": ("model", "units"),
@@ -289,6 +314,7 @@ OPTIONS: dict[str, tuple[str, str]] = {
     "mixed_precision": ("training", "mixed_precision"),
     "strategy": ("training", "strategy"),
     "tensorboard": ("training", "tensorboard"),
+    "class_weight": ("training", "class_weight"),
 }
 
 

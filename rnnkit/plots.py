@@ -32,3 +32,37 @@ def learning_curves(run_dir: Path, history: list[dict[str, float]]) -> Path:
     plt.close(figure)
     temporary.replace(path)
     return path
+
+
+def confusion_matrix(run_dir: Path, matrix: list[list[int]], labels: list[str], split: str) -> Path:
+    """`plots/confusion_matrix.png`: counts, true class down, predicted class across."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    path = Path(run_dir) / "plots" / "confusion_matrix.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    counts = np.asarray(matrix)
+    size = min(max(3.5, 0.6 * len(labels) + 2), 14)
+    figure, axis = plt.subplots(figsize=(size + 1, size))
+    image = axis.imshow(counts, cmap="Blues")
+    figure.colorbar(image, ax=axis)
+    names = [label if len(label) <= 16 else label[:15] + "…" for label in labels]
+    axis.set_xticks(range(len(labels)), names, rotation=45 if len(labels) > 3 else 0, ha="right" if len(labels) > 3 else "center")
+    axis.set_yticks(range(len(labels)), names)
+    axis.set_xlabel("predicted")
+    axis.set_ylabel("true")
+    axis.set_title(f"confusion matrix ({split} split)")
+    if len(labels) <= 20:
+        threshold = counts.max() / 2 if counts.size else 0
+        for (row, column), value in np.ndenumerate(counts):
+            axis.text(column, row, str(value), ha="center", va="center",
+                      color="white" if value > threshold else "black")
+    figure.tight_layout()
+    temporary = path.with_name(".confusion_matrix.tmp.png")
+    figure.savefig(temporary, dpi=100)
+    plt.close(figure)
+    temporary.replace(path)
+    return path

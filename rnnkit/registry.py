@@ -12,6 +12,7 @@ from rnnkit.errors import ConfigError, DataError
 
 TASKS: dict[str, str] = {
     "textgen": "rnnkit.tasks.textgen:TextGenTask",
+    "sentiment": "rnnkit.tasks.sentiment:SentimentTask",
 }
 
 
@@ -32,18 +33,23 @@ def get_task(name: str):
 def infer_task(data: str) -> str:
     """Guess the task from the data argument; ambiguity is an error naming `--task`."""
     from rnnkit.datasets.builtin import BUILTIN_DATASETS
+    from rnnkit.datasets.labelled_text import is_class_folder, is_labelled_file
 
     if data in BUILTIN_DATASETS:
         return BUILTIN_DATASETS[data].task
     path = Path(data).expanduser()
     if not path.exists():
         raise DataError(
-            f"No such file or folder: {path}. Pass a .txt file, a folder of .txt files, "
-            "or a built-in name (see `rnnkit datasets`)."
+            f"No such file or folder: {path}. Pass a .txt file or folder of them (textgen), a CSV/TSV/JSONL "
+            "of texts and labels or an aclImdb-style folder (sentiment), or a built-in name (`rnnkit datasets`)."
         )
-    if path.is_dir() or path.suffix.lower() == ".txt":
+    if path.is_dir():
+        return "sentiment" if is_class_folder(path) else "textgen"
+    if path.suffix.lower() == ".txt":
         return "textgen"
+    if is_labelled_file(path):
+        return "sentiment"
     raise ConfigError(
-        f"Cannot tell which task {path.name} is for. Pass --task "
-        f"({', '.join(TASKS)}); text generation reads .txt files or folders of them."
+        f"Cannot tell which task {path.name} is for. Pass --task ({', '.join(TASKS)}): text generation reads "
+        ".txt files, text classification .csv/.tsv/.jsonl files."
     )

@@ -144,6 +144,8 @@ class Run:
             import_tensorflow()
             import keras
 
+            import rnnkit.layers  # noqa: F401  (registers rnnkit's layers for loading)
+
             self._model = keras.saving.load_model(self.path / MODEL_FILE, compile=False)
         return self._model
 
@@ -172,6 +174,25 @@ class Run:
         self.require_task("textgen", "generate")
         return self._task.generate(self, prompt=prompt, length=length, temperature=temperature,
                                    top_k=top_k, top_p=top_p, num_samples=num_samples, seed=seed)
+
+    def predict(self, texts: str | list[str]) -> list[dict[str, Any]]:
+        """Classify texts with a sentiment run: one dict per text with its `label`, the
+        `probability` of that label and the `probabilities` of every label.
+
+        Args:
+            texts: a string or a list of strings (raw text, as a user wrote it).
+
+        Example:
+            >>> run.predict(["a wonderful film", "dull and too long"])[0]["label"]  # doctest: +SKIP
+            'pos'
+        """
+        self.require_task("sentiment", "predict")
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        if not all(isinstance(text, str) for text in texts):
+            raise ConfigError("predict takes strings: pass a string or a list of strings.")
+        if not texts:
+            return []
+        return self._task.predict(self, texts)
 
     def evaluate(self, data: str | Path) -> dict[str, Any]:
         """Metrics of the model and its baselines on held-out `data` (the metrics.json shape)."""

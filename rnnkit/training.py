@@ -101,7 +101,7 @@ def train(data: str | Path | None = None, task: str | None = None, out: str | Pa
 
     Args:
         data: a file, folder or built-in data name (`rnnkit datasets`).
-        task: `"textgen"` (more to come); inferred from `data` when `None`. Defaults to `None`.
+        task: `"textgen"` or `"sentiment"`; inferred from `data` when `None`. Defaults to `None`.
         out: the run folder; `runs/<task>-<timestamp>` when `None`. Defaults to `None`.
         config: a `config.json` (path or `Config`) to start from. Defaults to `None`.
         overwrite: replace a non-empty `out`. Defaults to `False`.
@@ -110,7 +110,8 @@ def train(data: str | Path | None = None, task: str | None = None, out: str | Pa
         callbacks: extra Keras callbacks for `model.fit`. Defaults to `None`.
         **options: flat options as on the command line: `cell`, `layers`, `units`,
             `dropout`, `embedding_dim`, `epochs`, `batch_size`, `learning_rate`,
-            `clipnorm`, `seed`, `max_len`, `level`, `vocab_size`, `val_split`, ...
+            `clipnorm`, `seed`, `max_len`, `level`, `vocab_size`, `val_split`,
+            `text_col`, `label_col`, `class_weight`, ...
 
     Example:
         >>> run = rnnkit.train("python-docs", epochs=1, out="runs/demo")  # doctest: +SKIP
@@ -223,6 +224,8 @@ def _fit(task_object, config: Config, prepared, work: Path, strategy, resume: bo
             progress.close()
     if not (work / runs.MODEL_FILE).exists():
         raise RnnkitError("Training produced no finite validation loss, so no model was saved. Try a lower --learning-rate.")
+
+    import rnnkit.layers  # noqa: F401  (registers rnnkit's layers for loading)
 
     best = keras.saving.load_model(work / runs.MODEL_FILE, compile=False)
     metrics = task_object.final_metrics(best, config, prepared)

@@ -16,12 +16,13 @@ from rnnkit.config import Config
 
 @dataclass
 class PreparedData:
-    """What a task's `prepare` returns: fitted preprocessor, training and validation data, and
-    warnings about the data for the user."""
+    """What a task's `prepare` returns: fitted preprocessor, training and validation data, a
+    test split when the data came with one, and warnings about the data for the user."""
 
     preprocessor: Any
     train: Any
     validation: Any
+    test: Any = None
     warnings: list[str] = field(default_factory=list)
 
 

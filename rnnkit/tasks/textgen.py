@@ -187,9 +187,13 @@ class TextGenTask(Task):
 
 
 def open_corpus(data: str, encoding: str | None):
-    from rnnkit.datasets.builtin import resolve_builtin
+    from rnnkit.datasets.builtin import BUILTIN_DATASETS, resolve_builtin
     from rnnkit.datasets.text_files import open_text_corpus
 
+    builtin = BUILTIN_DATASETS.get(data)
+    if builtin is not None and builtin.task != "textgen":
+        raise DataError(f"'{data}' is {builtin.task} data, not a text corpus. Pass --task {builtin.task}, "
+                        "or a .txt file for text generation.")
     return resolve_builtin(data) or open_text_corpus(data, encoding)
 
 

@@ -1,0 +1,382 @@
+"""Labelled texts for classification: CSV, TSV, JSONL (optionally gzipped) or class folders.
+
+Columns are found by name (`text`, `review`, ...; `label`, `sentiment`, ...) or by their
+content, and `--text-col`/`--label-col` name them outright. Labels are kept as the
+strings the file holds ("pos", "spam", "1"), so they can be shown everywhere. Texts that
+are empty or only whitespace are dropped and counted. No TensorFlow here.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import gzip
+import io
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rnnkit.errors import DataError
+
+TABLE_SUFFIXES = {".csv": ",", ".tsv": "\t", ".tab": "\t"}
+JSONL_SUFFIXES = (".jsonl", ".ndjson")
+TEXT_NAMES = ("text", "review", "sentence", "content", "body", "comment", "message", "document", "tweet")
+LABEL_NAMES = ("label", "labels", "sentiment", "class", "category", "target", "polarity", "y")
+SKIPPED_FOLDERS = ("unsup",)  # aclImdb's unlabelled reviews
+MAX_CLASSES = 1000
+
+
+@dataclass
+class LabelledTexts:
+    """Texts with one label each, as read from a file or folder.
+
+    Args:
+        name: what the data is called in messages.
+        texts: the texts, in file order.
+        labels: one label string per text.
+        dropped: rows left out because their text was empty or their label missing.
+        test: a held-out split that came with the data (aclImdb's `test/`, IMDB's test
+            split), or `None`.
+    """
+
+    name: str
+    texts: list[str]
+    labels: list[str]
+    dropped: int = 0
+    test: "LabelledTexts | None" = None
+    columns: tuple[str, str] | None = None
+
+    @property
+    def classes(self) -> list[str]:
+        """The distinct labels, sorted (so "neg" < "pos", "0" < "1", "ham" < "spam")."""
+        return sorted(set(self.labels), key=_label_order)
+
+    def counts(self) -> Counter[str]:
+        return Counter(self.labels)
+
+
+@dataclass
+class _Table:
+    columns: list[str]
+    rows: list[dict] = field(default_factory=list)
+
+
+def is_labelled_file(path: Path) -> bool:
+    """Whether `path` has a suffix this module reads (before an optional `.gz`)."""
+    suffix = _inner_suffix(path)
+    return suffix in TABLE_SUFFIXES or suffix in JSONL_SUFFIXES
+
+
+def is_class_folder(path: Path) -> bool:
+    """Whether `path` looks like an aclImdb folder: `pos/` and `neg/`, directly or under `train/`."""
+    return any((base / "pos").is_dir() and (base / "neg").is_dir() for base in (path, path / "train"))
+
+
+def open_labelled(path: str | Path, text_col: str | None = None, label_col: str | None = None,
+                  encoding: str | None = None, require_labels: bool = True,
+                  preferred: tuple[str, str] | None = None) -> LabelledTexts:
+    """Read labelled texts from a CSV/TSV/JSONL file (`.gz` too) or a folder of class folders.
+
+    Args:
+        path: the file or folder.
+        text_col: the text column; found by name or content when `None`. Defaults to `None`.
+        label_col: the label column; found by name or content when `None`. Defaults to `None`.
+        encoding: the file encoding; `None` reads strict UTF-8 (a BOM is dropped).
+            Defaults to `None`.
+        require_labels: at least two classes are needed (training). Defaults to `True`.
+        preferred: `(text, label)` column names to use when the file has them (the
+            columns a model was trained on), before looking by name or content.
+            Defaults to `None`.
+
+    Raises:
+        DataError: the path is missing or unreadable, a column is missing, no text is left,
+            or the labels cannot train a classifier.
+    """
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise DataError(f"No such file or folder: {path}. Pass a CSV/TSV/JSONL file with text and label "
+                        "columns, an aclImdb-style folder (pos/, neg/), or `imdb`.")
+    if path.is_dir():
+        data = _read_class_folders(path, encoding)
+    elif is_labelled_file(path):
+        table = _read_table(path, encoding)
+        if preferred is not None:
+            text_col = text_col or (preferred[0] if preferred[0] in table.columns else None)
+            label_col = label_col or (preferred[1] if preferred[1] in table.columns else None)
+        data = _from_table(path, table, text_col, label_col)
+    else:
+        raise DataError(f"{path.name}: unknown file type. Text classification reads .csv, .tsv, .jsonl "
+                        "(optionally .gz) or a folder of class folders (pos/, neg/).")
+    check_labels(data, require_labels)
+    return data
+
+
+def read_texts(path: str | Path, text_col: str | None = None, preferred: str | None = None,
+               encoding: str | None = None) -> list[str]:
+    """Texts to classify: a CSV/TSV/JSONL's text column, or any other file's non-empty lines.
+
+    Args:
+        path: the file; `-` reads standard input (one text per line).
+        text_col: the text column of a table. Defaults to `None` (found by name or content).
+        preferred: a column name to use when the table has it (the one a model was
+            trained on). Defaults to `None`.
+        encoding: the file encoding; `None` reads strict UTF-8. Defaults to `None`.
+    """
+    import sys
+
+    if str(path) == "-":
+        return [line for line in sys.stdin.read().splitlines() if line.strip()]
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise DataError(f"No such file: {path}. Pass a text file with one text per line, or a CSV/TSV/JSONL.")
+    if not is_labelled_file(path):
+        return [line for line in _decode(path, encoding).split("\n") if line.strip()]
+    table = _read_table(path, encoding)
+    if text_col is None and preferred in table.columns:
+        text_col = preferred
+    column = _choose_column(path, table, text_col, "text", exclude=None)
+    return [text for text in (_cell(row.get(column)) for row in table.rows) if text.strip()]
+
+
+def check_labels(data: LabelledTexts, require_two: bool = True) -> None:
+    if not data.texts:
+        reason = f" ({data.dropped} rows had an empty text or label)" if data.dropped else ""
+        raise DataError(f"{data.name} has no labelled texts{reason}. Check the file and --text-col/--label-col.")
+    classes = data.classes
+    column = f"label column '{data.columns[1]}'" if data.columns else "the data"
+    if require_two and len(classes) < 2:
+        raise DataError(f"{column} of {data.name} has a single class ({classes[0]!r}); a classifier needs at least "
+                        "two. Check --label-col or add examples of the other classes.")
+    if len(classes) > MAX_CLASSES or (len(classes) > 50 and len(classes) > len(data.texts) // 2):
+        raise DataError(f"{column} of {data.name} has {len(classes)} distinct values in {len(data.texts)} rows: it looks "
+                        "like free text or an id, not a label. Pass --label-col with the label column.")
+
+
+def stratified_split(labels: list[str], fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    """Indices `(train, validation)`: `fraction` of each class, drawn at random with `seed`.
+
+    Files are often sorted by label, so taking the end would validate on one class only.
+    """
+    import random
+
+    rng = random.Random(seed)
+    by_class: dict[str, list[int]] = {}
+    for index, label in enumerate(labels):
+        by_class.setdefault(label, []).append(index)
+    train, validation = [], []
+    for label in sorted(by_class):
+        indices = by_class[label]
+        rng.shuffle(indices)
+        count = round(len(indices) * fraction) if len(indices) > 1 else 0
+        validation.extend(indices[:count])
+        train.extend(indices[count:])
+    return sorted(train), sorted(validation)
+
+
+# -- tables ---------------------------------------------------------------------------------
+
+
+def _read_table(path: Path, encoding: str | None) -> _Table:
+    text = _decode(path, encoding)
+    if not text.strip():
+        raise DataError(f"{path.name} is empty: there is nothing to train on.")
+    if _inner_suffix(path) in JSONL_SUFFIXES:
+        return _parse_jsonl(path, text)
+    return _parse_table(path, text, TABLE_SUFFIXES[_inner_suffix(path)])
+
+
+def _parse_table(path: Path, text: str, delimiter: str) -> _Table:
+    csv.field_size_limit(1 << 30)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        header = next(reader)
+        columns = [name.strip() for name in header]
+        if len(set(columns)) != len(columns):
+            duplicate = next(name for name, count in Counter(columns).items() if count > 1)
+            raise DataError(f"{path.name} has the column '{duplicate}' twice in its header. Rename one of them.")
+        table = _Table(columns)
+        for row in reader:
+            if not row or (len(row) == 1 and not row[0].strip()):
+                continue
+            if len(row) > len(columns):
+                raise DataError(f"{path.name} line {reader.line_num} has {len(row)} fields but the header has "
+                                f"{len(columns)}. Quote fields that contain '{_show(delimiter)}'.")
+            table.rows.append(dict(zip(columns, row)))
+    except csv.Error as error:
+        raise DataError(f"{path.name} line {reader.line_num} is not valid {'TSV' if delimiter == chr(9) else 'CSV'}: "
+                        f"{error}. Fix the quoting on that line.") from None
+    return table
+
+
+def _parse_jsonl(path: Path, text: str) -> _Table:
+    rows, columns = [], {}
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise DataError(f"{path.name} line {number} is not valid JSON ({error.msg}). Fix or remove that line.") from None
+        if not isinstance(row, dict):
+            raise DataError(f"{path.name} line {number} is not a JSON object with text and label fields. Fix or remove that line.")
+        columns.update(dict.fromkeys(row))
+        rows.append(row)
+    return _Table(list(columns), rows)
+
+
+def _from_table(path: Path, table: _Table, text_col: str | None, label_col: str | None) -> LabelledTexts:
+    text_col = _choose_column(path, table, text_col, "text", exclude=None)
+    label_col = _choose_column(path, table, label_col, "label", exclude=text_col)
+    if text_col == label_col:
+        raise DataError(f"--text-col and --label-col both name '{text_col}' in {path.name}. Name two different columns.")
+    texts, labels, dropped = [], [], 0
+    for row in table.rows:
+        text, label = _cell(row.get(text_col)), _cell(row.get(label_col))
+        if not text.strip() or not label:
+            dropped += 1
+            continue
+        texts.append(text)
+        labels.append(label)
+    return LabelledTexts(path.name, texts, labels, dropped, columns=(text_col, label_col))
+
+
+def _choose_column(path: Path, table: _Table, named: str | None, role: str, exclude: str | None) -> str:
+    found = ", ".join(table.columns) or "none"
+    if named is not None:
+        if named not in table.columns:
+            raise DataError(f"Column '{named}' is not in {path.name}. Columns found: {found}. "
+                            f"Pass --{role}-col with one of them.")
+        return named
+    candidates = [name for name in table.columns if name != exclude]
+    names = TEXT_NAMES if role == "text" else LABEL_NAMES
+    for wanted in names:
+        for name in candidates:
+            if name.lower() == wanted:
+                return name
+    guess = _guess_text_column(table, candidates) if role == "text" else _guess_label_column(table, candidates)
+    if guess is None:
+        raise DataError(f"Cannot find a {role} column in {path.name}. Columns found: {found}. "
+                        f"Pass --{role}-col NAME.")
+    return guess
+
+
+def _guess_text_column(table: _Table, candidates: list[str]) -> str | None:
+    """The column of longest values that are mostly not numbers and have several words."""
+    sample = table.rows[:1000]
+    best, best_length = None, 0.0
+    for name in candidates:
+        values = [_cell(row.get(name)) for row in sample]
+        words = [value for value in values if len(value.split()) >= 2 and not _is_number(value)]
+        if len(words) < max(1, len(values) // 2):
+            continue
+        length = sum(len(value) for value in words) / len(words)
+        if length > best_length:
+            best, best_length = name, length
+    return best
+
+
+def _guess_label_column(table: _Table, candidates: list[str]) -> str | None:
+    """The column with the fewest distinct values, if that is between 2 and 50 and each repeats."""
+    sample = table.rows[:5000]
+    best, best_classes = None, None
+    for name in candidates:
+        values = [_cell(row.get(name)) for row in sample]
+        classes = len(set(value for value in values if value))
+        if 2 <= classes <= 50 and classes <= len(values) // 2 and (best_classes is None or classes < best_classes):
+            best, best_classes = name, classes
+    return best
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return value.strip() if isinstance(value, str) else str(value)
+
+
+# -- folders ----------------------------------------------------------------------------------
+
+
+def _read_class_folders(path: Path, encoding: str | None) -> LabelledTexts:
+    base = path / "train" if _class_dirs(path / "train") else path
+    classes = _class_dirs(base)
+    if len(classes) < 2:
+        raise DataError(f"{path} has no class folders: expected pos/ and neg/ (aclImdb layout, also under "
+                        "train/), or one folder of .txt files per label.")
+    data = _read_classes(path.name, classes, encoding)
+    if base != path and len(_class_dirs(path / "test")) >= 2:
+        data.test = _read_classes(f"{path.name}/test", _class_dirs(path / "test"), encoding)
+    return data
+
+
+def _class_dirs(path: Path) -> list[Path]:
+    if not path.is_dir():
+        return []
+    return sorted(child for child in path.iterdir()
+                  if child.is_dir() and child.name not in SKIPPED_FOLDERS and any(child.glob("*.txt")))
+
+
+def _read_classes(name: str, classes: list[Path], encoding: str | None) -> LabelledTexts:
+    texts, labels, dropped = [], [], 0
+    for folder in classes:
+        for file in sorted(folder.glob("*.txt")):
+            text = _decode(file, encoding)
+            if not text.strip():
+                dropped += 1
+                continue
+            texts.append(text)
+            labels.append(folder.name)
+    return LabelledTexts(name, texts, labels, dropped)
+
+
+# -- decoding -------------------------------------------------------------------------------
+
+
+def _decode(path: Path, encoding: str | None) -> str:
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise DataError(f"Cannot read {path}: {error.strerror}.") from None
+    if path.suffix.lower() == ".gz":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as error:
+            raise DataError(f"{path.name} is not a readable gzip file ({error}).") from None
+    if encoding is None and b"\x00" in raw[:8192]:
+        raise DataError(f"{path.name} looks binary (it contains NUL bytes). Pass a text file, "
+                        "or --encoding if it is UTF-16.")
+    try:
+        text = raw.decode(encoding or "utf-8-sig", errors="strict")
+    except UnicodeDecodeError as error:
+        raise DataError(f"{path.name} is not valid {encoding or 'UTF-8'} (byte {error.start}). "
+                        "Pass --encoding with its encoding (e.g. latin-1, cp1252).") from None
+    if encoding is not None and codecs.lookup(encoding).name.startswith("utf-16"):
+        text = text.lstrip("\ufeff")
+    return text.replace("\r\n", "\n")
+
+
+def _inner_suffix(path: Path) -> str:
+    suffixes = [suffix.lower() for suffix in path.suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes = suffixes[:-1]
+    return suffixes[-1] if suffixes else ""
+
+
+def _is_number(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _label_order(label: str):
+    return (0, float(label), label) if _is_number(label) else (1, 0.0, label.lower())
+
+
+def _show(delimiter: str) -> str:
+    return "\\t" if delimiter == "\t" else delimiter
