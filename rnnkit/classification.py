@@ -28,7 +28,7 @@ def build_classifier_module(model, preprocessor: TextClassificationPreprocessor)
         @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
         def classify(self, text):
             ids = preprocessor.encode(text)
-            scores = self.model(ids.to_tensor(), training=False)
+            scores = self.model(preprocessor.pad(ids), training=False)
             if preprocessor.num_classes == 2:
                 probabilities = tf.concat([1.0 - scores, scores], axis=1)
             else:

@@ -71,6 +71,7 @@ class TextClassificationPreprocessor:
                     standardize=None, split="whitespace", output_mode="int", ragged=True,
                     vocabulary=["", "[UNK]", *self.tokens], name="text_vectorization",
                 )
+                self._vectorizer(tf.constant([""]))  # builds it, which export requires
         return self._vectorizer
 
     def encode(self, texts):
@@ -81,6 +82,14 @@ class TextClassificationPreprocessor:
         empty = tf.cast(ids.row_lengths() == 0, tf.int64)
         unknown = tf.RaggedTensor.from_row_lengths(tf.fill([tf.reduce_sum(empty)], tf.constant(UNK_ID, tf.int64)), empty)
         return tf.concat([ids, unknown], axis=1)
+
+    def pad(self, ids):
+        """Ragged ids -> a dense batch padded on the right with 0, at least one step wide
+        (so an empty batch still runs)."""
+        import tensorflow as tf
+
+        dense = ids.to_tensor(default_value=0)
+        return tf.pad(dense, [[0, 0], [0, tf.maximum(1 - tf.shape(dense)[1], 0)]])
 
     def save(self, directory: str | Path) -> None:
         from rnnkit.runs import write_json_atomic, write_text_atomic
