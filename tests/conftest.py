@@ -21,3 +21,20 @@ def trained_run(tmp_path_factory, corpus):
 
     out = tmp_path_factory.mktemp("runs") / "textgen"
     return rnnkit.train(str(corpus), out=out, **TINY)
+
+
+@pytest.fixture(scope="session")
+def reviews(tmp_path_factory):
+    from tests.helpers import make_reviews
+
+    return make_reviews(tmp_path_factory.mktemp("data") / "reviews.csv")
+
+
+@pytest.fixture(scope="session")
+def sentiment_run(tmp_path_factory, reviews):
+    """One tiny binary classifier shared by the tests that only read it."""
+    import rnnkit
+    from tests.helpers import TINY_SENTIMENT
+
+    out = tmp_path_factory.mktemp("runs") / "sentiment"
+    return rnnkit.train(str(reviews), task="sentiment", out=out, **TINY_SENTIMENT)

@@ -28,3 +28,44 @@ def make_corpus(path: Path, characters: int = 6000, seed: int = 0, extra: str = 
 
 
 MULTILINGUAL = "汉字很好看。مرحبا بالعالم 👋🏽 café naïve — 😀👩‍👩‍👧 ok\n"
+
+
+# Synthetic labelled reviews (our own words): each class has its own cue words among
+# shared filler, so even a tiny model learns them in a couple of epochs.
+CUES = {
+    "pos": "wonderful brilliant moving superb delightful great".split(),
+    "neg": "boring dull awful tedious dreadful waste".split(),
+    "mixed": "uneven average okay patchy passable middling".split(),
+    "ham": "meeting lunch tomorrow thanks family weekend".split(),
+    "spam": "free winner prize click offer cash".split(),
+}
+_FILLER = "the film story actors scenes director plot music camera ending was and a very with its".split()
+TINY_SENTIMENT = dict(units=8, layers=1, embedding_dim=8, max_len=24, batch_size=16, epochs=3, seed=1,
+                      learning_rate=0.02, early_stopping=False)
+
+
+def review(label: str, rng: random.Random) -> str:
+    words = [rng.choice(_FILLER) for _ in range(rng.randint(4, 14))]
+    for _ in range(2):
+        words.insert(rng.randrange(len(words) + 1), rng.choice(CUES[label]))
+    return " ".join(words).capitalize() + rng.choice([".", "!", "<br /><br />It ends."])
+
+
+def make_reviews(path: Path, rows: int = 240, labels: tuple[str, ...] = ("neg", "pos"), seed: int = 0,
+                 weights: tuple[int, ...] | None = None, delimiter: str = ",",
+                 columns: tuple[str, str] = ("text", "label")) -> Path:
+    """Write a CSV/TSV (or JSONL, for a `.jsonl` path) of synthetic labelled reviews."""
+    import csv
+    import json
+
+    rng = random.Random(seed)
+    chosen = rng.choices(labels, weights=weights, k=rows) if weights else [labels[i % len(labels)] for i in range(rows)]
+    records = [(review(label, rng), label) for label in chosen]
+    if path.suffix == ".jsonl":
+        path.write_text("".join(json.dumps({columns[0]: t, columns[1]: y}) + "\n" for t, y in records), encoding="utf-8")
+        return path
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, delimiter=delimiter)
+        writer.writerow(columns)
+        writer.writerows(records)
+    return path
