@@ -155,16 +155,6 @@ def test_generate_on_a_folder_that_is_not_a_run(tmp_path):
     assert_user_error(result, "not a folder")
 
 
-def test_generate_on_a_run_of_another_task(trained_run, tmp_path):
-    other = tmp_path / "sentiment-run"
-    shutil.copytree(trained_run.path, other)
-    config = json.loads((other / "config.json").read_text())
-    config["task"] = "sentiment"
-    (other / "config.json").write_text(json.dumps(config))
-    result = runner.invoke(app, ["generate", str(other)])
-    assert_user_error(result, "needs a textgen run", "sentiment run")
-
-
 def test_resume_without_checkpoint(corpus, tmp_path):
     (tmp_path / "r").mkdir()
     result = runner.invoke(app, ["train", str(corpus), "--resume", "--out", str(tmp_path / "r")])
