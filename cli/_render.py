@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 stdout = Console(highlight=False, soft_wrap=True)
@@ -12,7 +13,7 @@ def metrics_table(metrics: dict, title: str = "") -> Table:
     """The model's metrics next to each baseline's (the metrics.json shape)."""
     model = metrics.get("model", {})
     baselines = metrics.get("baselines", {})
-    table = Table(title=f"{title}  ({metrics.get('split', '?')} split)" if title else None)
+    table = Table(title=escape(f"{title}  ({metrics.get('split', '?')} split)") if title else None)
     table.add_column("metric")
     table.add_column("model", justify="right", style="bold")
     for name in baselines:
@@ -34,9 +35,9 @@ def confusion_table(metrics: dict) -> Table | None:
     table = Table(title="confusion matrix (rows: true label, columns: predicted)")
     table.add_column("")
     for label in labels:
-        table.add_column(label, justify="right")
+        table.add_column(escape(label), justify="right")
     for label, row in zip(labels, matrix):
-        table.add_row(label, *(str(count) for count in row), style=None)
+        table.add_row(escape(label), *(str(count) for count in row))
     return table
 
 

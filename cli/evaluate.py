@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
@@ -16,13 +16,15 @@ from rnnkit.cli._render import print_metrics
 def evaluate(
     run: RunDir,
     data: Annotated[str, typer.Argument(help="Held-out data in the same form as the training data.", show_default=False)],
+    text_col: Annotated[Optional[str], typer.Option(help="Sentiment: the text column of DATA. [default: the training column if present, else found]")] = None,
+    label_col: Annotated[Optional[str], typer.Option(help="Sentiment: the label column of DATA. [default: as for --text-col]")] = None,
     json_output: Json = False,
 ) -> None:
     """Evaluate RUN on DATA, next to the task's baselines."""
     import rnnkit
 
     handle = rnnkit.load(run)
-    metrics = handle.evaluate(data)
+    metrics = handle.evaluate(data, text_col=text_col, label_col=label_col)
     if json_output:
         typer.echo(json.dumps({"run": str(handle.path), "metrics": metrics}))
         return

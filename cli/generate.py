@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from typing import Annotated, Optional
 
 import typer
@@ -37,7 +38,7 @@ def generate(
     handle = rnnkit.load(run)
     handle.require_task("textgen", "rnnkit generate")
     seed = random.randrange(2**31) if seed is None else seed
-    with stderr.status("Generating...", spinner="dots") if not json_output else _nothing():
+    with stderr.status("Generating...", spinner="dots") if not json_output else nullcontext():
         samples = handle.generate(prompt, length=length, temperature=temperature, top_k=top_k, top_p=top_p,
                                   num_samples=num_samples, seed=seed)
     if json_output:
@@ -49,11 +50,3 @@ def generate(
             stdout.print(Rule(f"sample {index + 1}/{len(samples)}"))
         typer.echo(sample)  # verbatim: Rich would render ":emoji:" codes and expand tabs
     stderr.print(f"[dim]seed {seed} (pass --seed {seed} to repeat)[/]")
-
-
-class _nothing:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False

@@ -9,6 +9,10 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
+from contextlib import nullcontext
+
+from rich.markup import escape
+
 from rnnkit.cli._errors import handle_errors, stderr
 from rnnkit.cli._options import Json, RunDir
 from rnnkit.cli._render import stdout
@@ -19,6 +23,7 @@ def predict(
     run: RunDir,
     texts: Annotated[Optional[list[str]], typer.Argument(help="Texts to classify.", show_default=False)] = None,
     file: Annotated[Optional[Path], typer.Option("--file", "-f", help="A text file with one text per line, a CSV/TSV/JSONL (its text column), or - for standard input.")] = None,
+    text_col: Annotated[Optional[str], typer.Option(help="The text column of a --file table. [default: the training column if present, else found by name or content]")] = None,
     json_output: Json = False,
 ) -> None:
     """Classify TEXTS (or the texts of --file) with a sentiment RUN: label and probability each."""
@@ -30,11 +35,11 @@ def predict(
     texts = list(texts or [])
     if file is not None:
         config = handle.config
-        texts += read_texts(file, text_col=config.data.text_column, preferred=config.data_summary.get("text_column"),
+        texts += read_texts(file, text_col=text_col, preferred=config.data_summary.get("text_column"),
                             encoding=config.data.encoding)
     if not texts:
         raise rnnkit.ConfigError('No text to classify. Pass texts (rnnkit predict RUN "a wonderful film") or --file F.')
-    with stderr.status("Classifying...", spinner="dots") if not json_output else _nothing():
+    with stderr.status("Classifying...", spinner="dots") if not json_output else nullcontext():
         predictions = handle.predict(texts)
     if json_output:
         typer.echo(json.dumps({"predictions": predictions}, ensure_ascii=False))
@@ -44,13 +49,6 @@ def predict(
     table.add_column("label", style="bold")
     table.add_column("probability", justify="right")
     for prediction in predictions:
-        table.add_row(" ".join(prediction["text"].split()), prediction["label"], f"{prediction['probability']:.3f}")
+        table.add_row(escape(" ".join(prediction["text"].split())), escape(prediction["label"]),
+                      f"{prediction['probability']:.3f}")
     stdout.print(table)
-
-
-class _nothing:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False

@@ -8,11 +8,13 @@ Labels are named `neg` and `pos`; the 25,000 test reviews come along as the held
 
 from __future__ import annotations
 
+import contextlib
+import sys
+
 from rnnkit.datasets.labelled_text import LabelledTexts
 from rnnkit.errors import DataError
 
 IMDB_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/imdb.npz"
-IMDB_WORD_INDEX_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/imdb_word_index.json"
 ACLIMDB_URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
 LABEL_NAMES = ("neg", "pos")
 
@@ -30,16 +32,19 @@ def load_imdb() -> LabelledTexts:
     import keras
 
     try:
-        (x_train, y_train), (x_test, y_test) = keras.datasets.imdb.load_data(start_char=None, oov_char=None,
-                                                                             index_from=0)
-        word_index = keras.datasets.imdb.get_word_index()
-    except Exception as error:  # get_file wraps every network failure in a bare Exception
+        # Keras prints its download progress on stdout, which `--json` keeps for the result.
+        with contextlib.redirect_stdout(sys.stderr):
+            (x_train, y_train), (x_test, y_test) = keras.datasets.imdb.load_data(start_char=None, oov_char=None,
+                                                                                 index_from=0)
+            word_index = keras.datasets.imdb.get_word_index()
+    except Exception as error:  # noqa: BLE001  (get_file wraps every network failure in a bare Exception)
         raise DataError(
             f"Could not download IMDB from {IMDB_URL} ({_reason(error)}). Download the aclImdb archive "
             f"({ACLIMDB_URL}) elsewhere, extract it and pass the folder (rnnkit train aclImdb/), "
-            "or pass a CSV with text,label columns."
+            "or pass a CSV with text,label columns. A damaged download is in ~/.keras/datasets: delete it to retry."
         ) from None
-    words = {index: word for word, index in word_index.items()}
+    # "br" is what Keras' tokenizer left of the "<br />" tags; rnnkit strips the tags instead.
+    words = {index: word for word, index in word_index.items() if word != "br"}
     train = LabelledTexts("imdb", decode_reviews(x_train, words), [LABEL_NAMES[int(y)] for y in y_train])
     train.test = LabelledTexts("imdb/test", decode_reviews(x_test, words), [LABEL_NAMES[int(y)] for y in y_test])
     return train

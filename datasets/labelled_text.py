@@ -8,7 +8,6 @@ are empty or only whitespace are dropped and counted. No TensorFlow here.
 
 from __future__ import annotations
 
-import codecs
 import csv
 import gzip
 import io
@@ -44,16 +43,14 @@ class LabelledTexts:
     texts: list[str]
     labels: list[str]
     dropped: int = 0
-    test: "LabelledTexts | None" = None
+    test: LabelledTexts | None = None
     columns: tuple[str, str] | None = None
+    notes: list[str] = field(default_factory=list)
 
     @property
     def classes(self) -> list[str]:
         """The distinct labels, sorted (so "neg" < "pos", "0" < "1", "ham" < "spam")."""
         return sorted(set(self.labels), key=_label_order)
-
-    def counts(self) -> Counter[str]:
-        return Counter(self.labels)
 
 
 @dataclass
@@ -126,17 +123,22 @@ def read_texts(path: str | Path, text_col: str | None = None, preferred: str | N
     import sys
 
     if str(path) == "-":
-        return [line for line in sys.stdin.read().splitlines() if line.strip()]
+        return _lines(_decode_bytes(sys.stdin.buffer.read(), "standard input", encoding))
     path = Path(path).expanduser()
     if not path.is_file():
         raise DataError(f"No such file: {path}. Pass a text file with one text per line, or a CSV/TSV/JSONL.")
     if not is_labelled_file(path):
-        return [line for line in _decode(path, encoding).split("\n") if line.strip()]
-    table = _read_table(path, encoding)
+        return _lines(_decode(path, encoding))
+    table = _read_table(path, encoding, purpose="classify")
     if text_col is None and preferred in table.columns:
         text_col = preferred
     column = _choose_column(path, table, text_col, "text", exclude=None)
-    return [text for text in (_cell(row.get(column)) for row in table.rows) if text.strip()]
+    return [_cell(row.get(column)) for row in table.rows]
+
+
+def _lines(text: str) -> list[str]:
+    """One text per line; blank lines separate nothing and are skipped."""
+    return [line for line in text.split("\n") if line.strip()]
 
 
 def check_labels(data: LabelledTexts, require_two: bool = True) -> None:
@@ -177,10 +179,10 @@ def stratified_split(labels: list[str], fraction: float, seed: int) -> tuple[lis
 # -- tables ---------------------------------------------------------------------------------
 
 
-def _read_table(path: Path, encoding: str | None) -> _Table:
+def _read_table(path: Path, encoding: str | None, purpose: str = "train on") -> _Table:
     text = _decode(path, encoding)
     if not text.strip():
-        raise DataError(f"{path.name} is empty: there is nothing to train on.")
+        raise DataError(f"{path.name} is empty: there is nothing to {purpose}.")
     if _inner_suffix(path) in JSONL_SUFFIXES:
         return _parse_jsonl(path, text)
     return _parse_table(path, text, TABLE_SUFFIXES[_inner_suffix(path)])
@@ -188,7 +190,8 @@ def _read_table(path: Path, encoding: str | None) -> _Table:
 
 def _parse_table(path: Path, text: str, delimiter: str) -> _Table:
     csv.field_size_limit(1 << 30)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    # strict: an unbalanced quote is an error, never a silent merge of the rows after it.
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     try:
         header = next(reader)
         columns = [name.strip() for name in header]
@@ -204,8 +207,12 @@ def _parse_table(path: Path, text: str, delimiter: str) -> _Table:
                                 f"{len(columns)}. Quote fields that contain '{_show(delimiter)}'.")
             table.rows.append(dict(zip(columns, row)))
     except csv.Error as error:
-        raise DataError(f"{path.name} line {reader.line_num} is not valid {'TSV' if delimiter == chr(9) else 'CSV'}: "
-                        f"{error}. Fix the quoting on that line.") from None
+        kind = "TSV" if delimiter == "\t" else "CSV"
+        if "unexpected end of data" in str(error):
+            raise DataError(f"{path.name} is not valid {kind}: a quote (\") opened before line {reader.line_num} is "
+                            "never closed. Fix the quoting of that field.") from None
+        raise DataError(f"{path.name} line {reader.line_num} is not valid {kind}: {error}. "
+                        "Fix the quoting on that line.") from None
     return table
 
 
@@ -226,7 +233,8 @@ def _parse_jsonl(path: Path, text: str) -> _Table:
 
 
 def _from_table(path: Path, table: _Table, text_col: str | None, label_col: str | None) -> LabelledTexts:
-    text_col = _choose_column(path, table, text_col, "text", exclude=None)
+    given_text, given_label = text_col is not None, label_col is not None
+    text_col = _choose_column(path, table, text_col, "text", exclude=label_col)
     label_col = _choose_column(path, table, label_col, "label", exclude=text_col)
     if text_col == label_col:
         raise DataError(f"--text-col and --label-col both name '{text_col}' in {path.name}. Name two different columns.")
@@ -238,7 +246,24 @@ def _from_table(path: Path, table: _Table, text_col: str | None, label_col: str 
             continue
         texts.append(text)
         labels.append(label)
-    return LabelledTexts(path.name, texts, labels, dropped, columns=(text_col, label_col))
+    guessed = [f"{role} column '{name}'" for role, name, given, names in
+               (("text", text_col, given_text, TEXT_NAMES), ("label", label_col, given_label, LABEL_NAMES))
+               if not given and name.lower() not in names]
+    notes = [f"Using the {' and '.join(guessed)} of {path.name} (found by content); pass --text-col/--label-col "
+             "to choose others."] if guessed else []
+    return LabelledTexts(path.name, texts, normalize_labels(labels), dropped, columns=(text_col, label_col), notes=notes)
+
+
+def normalize_labels(labels: list[str]) -> list[str]:
+    """One spelling per label: `1.0` and `1` are the same class, and so are `True` and `true`."""
+    lowered = [label.lower() if label.lower() in ("true", "false") else label for label in labels]
+    try:
+        numbers = [float(label) for label in lowered]
+    except ValueError:
+        return lowered
+    if all(number.is_integer() for number in numbers):
+        return [str(int(number)) for number in numbers]
+    return lowered
 
 
 def _choose_column(path: Path, table: _Table, named: str | None, role: str, exclude: str | None) -> str:
@@ -277,15 +302,22 @@ def _guess_text_column(table: _Table, candidates: list[str]) -> str | None:
 
 
 def _guess_label_column(table: _Table, candidates: list[str]) -> str | None:
-    """The column with the fewest distinct values, if that is between 2 and 50 and each repeats."""
-    sample = table.rows[:5000]
-    best, best_classes = None, None
+    """The one column with 2 to 50 distinct values that each repeat; several such columns
+    are an error, since picking one would be a guess."""
+    found = []
     for name in candidates:
-        values = [_cell(row.get(name)) for row in sample]
-        classes = len(set(value for value in values if value))
-        if 2 <= classes <= 50 and classes <= len(values) // 2 and (best_classes is None or classes < best_classes):
-            best, best_classes = name, classes
-    return best
+        distinct: set[str] = set()
+        for row in table.rows:
+            value = _cell(row.get(name))
+            if value:
+                distinct.add(value)
+                if len(distinct) > 50:
+                    break
+        if 2 <= len(distinct) <= 50 and len(distinct) <= len(table.rows) // 2:
+            found.append(name)
+    if len(found) > 1:
+        raise DataError(f"Several columns could be the label: {', '.join(found)}. Pass --label-col with the right one.")
+    return found[0] if found else None
 
 
 def _cell(value) -> str:
@@ -346,17 +378,19 @@ def _decode(path: Path, encoding: str | None) -> str:
             raw = gzip.decompress(raw)
         except (OSError, EOFError) as error:
             raise DataError(f"{path.name} is not a readable gzip file ({error}).") from None
+    return _decode_bytes(raw, path.name, encoding)
+
+
+def _decode_bytes(raw: bytes, name: str, encoding: str | None) -> str:
     if encoding is None and b"\x00" in raw[:8192]:
-        raise DataError(f"{path.name} looks binary (it contains NUL bytes). Pass a text file, "
+        raise DataError(f"{name} looks binary (it contains NUL bytes). Pass a text file, "
                         "or --encoding if it is UTF-16.")
     try:
         text = raw.decode(encoding or "utf-8-sig", errors="strict")
     except UnicodeDecodeError as error:
-        raise DataError(f"{path.name} is not valid {encoding or 'UTF-8'} (byte {error.start}). "
+        raise DataError(f"{name} is not valid {encoding or 'UTF-8'} (byte {error.start}). "
                         "Pass --encoding with its encoding (e.g. latin-1, cp1252).") from None
-    if encoding is not None and codecs.lookup(encoding).name.startswith("utf-16"):
-        text = text.lstrip("\ufeff")
-    return text.replace("\r\n", "\n")
+    return text.lstrip("\ufeff").replace("\r\n", "\n")
 
 
 def _inner_suffix(path: Path) -> str:

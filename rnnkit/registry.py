@@ -44,7 +44,14 @@ def infer_task(data: str) -> str:
             "of texts and labels or an aclImdb-style folder (sentiment), or a built-in name (`rnnkit datasets`)."
         )
     if path.is_dir():
-        return "sentiment" if is_class_folder(path) else "textgen"
+        if is_class_folder(path):
+            return "sentiment"
+        if _looks_like_class_folders(path):
+            raise ConfigError(
+                f"{path.name} holds folders of .txt files: one per label (text classification) or just text "
+                "(text generation)? Pass --task sentiment or --task textgen."
+            )
+        return "textgen"
     if path.suffix.lower() == ".txt":
         return "textgen"
     if is_labelled_file(path):
@@ -53,3 +60,10 @@ def infer_task(data: str) -> str:
         f"Cannot tell which task {path.name} is for. Pass --task ({', '.join(TASKS)}): text generation reads "
         ".txt files, text classification .csv/.tsv/.jsonl files."
     )
+
+
+def _looks_like_class_folders(path: Path) -> bool:
+    """Two or more subfolders of .txt files and no .txt file beside them."""
+    if any(path.glob("*.txt")):
+        return False
+    return sum(1 for child in path.iterdir() if child.is_dir() and any(child.glob("*.txt"))) >= 2

@@ -194,9 +194,18 @@ class Run:
             return []
         return self._task.predict(self, texts)
 
-    def evaluate(self, data: str | Path) -> dict[str, Any]:
-        """Metrics of the model and its baselines on held-out `data` (the metrics.json shape)."""
-        return self._task.evaluate(self, data)
+    def evaluate(self, data: str | Path, **options: Any) -> dict[str, Any]:
+        """Metrics of the model and its baselines on held-out `data` (the metrics.json shape).
+
+        Args:
+            data: held-out data in the form the run was trained on (or a built-in name).
+            **options: sentiment: `text_col`, `label_col` when the file's columns differ
+                from the training file's.
+        """
+        options = {key: value for key, value in options.items() if value is not None}
+        if options and self.task != "sentiment":
+            raise ConfigError(f"{', '.join(sorted(options))} apply to sentiment runs; {self.path} is a {self.task} run.")
+        return self._task.evaluate(self, data, **options)
 
     def export(self, out: str | Path, format: str = "savedmodel", overwrite: bool = False) -> Path:
         """Export the run for deployment; `savedmodel` takes raw input (DESIGN §7)."""

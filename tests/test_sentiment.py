@@ -99,14 +99,15 @@ def test_three_classes_jsonl_with_label_names(tmp_path):
 
 
 def test_imbalanced_classes_are_weighted(tmp_path, caplog):
-    data = make_reviews(tmp_path / "spam.csv", rows=200, labels=("ham", "spam"), weights=(5, 1))
+    from rnnkit.tasks.sentiment import _class_weights
+
+    data = make_reviews(tmp_path / "spam.csv", rows=150, labels=("ham", "spam"), weights=(5, 1))
     run = rnnkit.train(str(data), task="sentiment", out=tmp_path / "run", **{**TINY_SENTIMENT, "epochs": 1})
     weights = run.config.data_summary["class_weights"]
     assert weights["spam"] > 2 * weights["ham"]
     assert "imbalanced" in caplog.text
-    unweighted = rnnkit.train(str(data), task="sentiment", out=tmp_path / "none", class_weight="none",
-                              **{**TINY_SENTIMENT, "epochs": 1})
-    assert unweighted.config.data_summary["class_weights"] is None
+    assert _class_weights("none", [100, 10]) is None and _class_weights("auto", [30, 10]) is None
+    assert _class_weights("balanced", [30, 10]) == [40 / 60, 40 / 20]
 
 
 def test_aclimdb_folder_reports_on_its_test_split(tmp_path):

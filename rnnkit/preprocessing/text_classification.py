@@ -110,6 +110,9 @@ class TextClassificationPreprocessor:
             tokens = (directory / _VOCABULARY_FILE).read_text(encoding="utf-8").split("\n")[:-1]
         except FileNotFoundError as error:
             raise RunError(f"{error.filename} is missing: the run is incomplete.") from None
+        if settings.get("standardize") != STANDARDIZE or settings.get("truncate") != "keep_last":
+            raise RunError(f"{directory} was written by another rnnkit version (standardize "
+                           f"{settings.get('standardize')!r}); train the run again with this one.")
         return cls(tokens=tokens, sequence_length=int(settings["sequence_length"]), labels=list(settings["labels"]),
                    label_counts=[int(count) for count in settings["label_counts"]])
 

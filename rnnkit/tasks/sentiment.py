@@ -9,8 +9,8 @@ the same graph `Run.predict`, `evaluate` and the SavedModel run.
 
 from __future__ import annotations
 
-import logging
 import math
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +20,6 @@ from rnnkit.config import Config, DataConfig, ModelConfig, TrainingConfig
 from rnnkit.errors import ConfigError, DataError
 from rnnkit.preprocessing.text_classification import TextClassificationPreprocessor
 from rnnkit.tasks.base import PreparedData, Task
-
-log = logging.getLogger("rnnkit")
 
 MIN_TEXTS = 10
 IMBALANCE_RATIO = 3.0
@@ -49,6 +47,9 @@ class SentimentTask(Task):
     def check_config(self, config: Config) -> None:
         if config.data.level != "word":
             raise ConfigError("--level char does not apply to text classification, which reads words. Drop --level.")
+        if config.data.vocabulary_size in (1, 2):
+            raise ConfigError("vocab_size must be 0 (keep every word) or at least 3 (padding, [UNK] and one word). "
+                              f"Received: vocab_size={config.data.vocabulary_size}")
 
     # -- data -------------------------------------------------------------------------------
 
@@ -67,7 +68,8 @@ class SentimentTask(Task):
         train_texts = [data.texts[i] for i in train_index]
         train_labels = [data.labels[i] for i in train_index]
         classes = data.classes
-        counts = [train_labels.count(label) for label in classes]
+        tally = Counter(train_labels)
+        counts = [tally[label] for label in classes]
         _tf()
         if preprocessor_dir is not None:
             preprocessor = TextClassificationPreprocessor.load(preprocessor_dir)
@@ -86,7 +88,7 @@ class SentimentTask(Task):
             "train_texts": len(train_index), "validation_texts": len(validation_index),
             "test_texts": len(data.test.texts) if data.test else 0, "dropped_texts": data.dropped,
         }
-        warnings = []
+        warnings = list(data.notes)
         if data.dropped:
             warnings.append(f"Dropped {data.dropped} row(s) of {data.name} with an empty text or label.")
         if weights:
@@ -185,11 +187,12 @@ class SentimentTask(Task):
                             "probabilities": {label: float(p) for label, p in zip(labels, row)}})
         return results
 
-    def evaluate(self, run, data) -> dict[str, Any]:
+    def evaluate(self, run, data, text_col: str | None = None, label_col: str | None = None) -> dict[str, Any]:
         preprocessor = self.preprocessor(run)
         summary = run.config.data_summary
-        data_config = DataConfig(path=str(data), encoding=run.config.data.encoding,
-                                 text_column=run.config.data.text_column, label_column=run.config.data.label_column)
+        data_config = DataConfig(path=str(data), encoding=run.config.data.encoding, text_column=text_col,
+                                 label_column=label_col)
+        # The training columns are used when the file has them; otherwise columns are found again.
         labelled = load_labelled(data_config, require_two=False,
                                  preferred=(summary.get("text_column"), summary.get("label_column")))
         if labelled.test is not None:

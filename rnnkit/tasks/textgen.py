@@ -39,6 +39,9 @@ class TextGenTask(Task):
     def check_config(self, config: Config) -> None:
         if config.model.bidirectional:
             raise ConfigError("--bidirectional does not apply to text generation: a language model reads left to right. Drop it.")
+        if config.data.text_column or config.data.label_column:
+            raise ConfigError("--text-col/--label-col apply to text classification; text generation reads whole files. "
+                              "Drop them or pass --task sentiment.")
 
     # -- data -------------------------------------------------------------------------------
 

@@ -108,6 +108,28 @@ def test_char_level_is_refused_for_classification(reviews, tmp_path):
     _expect(tmp_path, _train(tmp_path, str(reviews), "--level", "char"), "--level char does not apply")
 
 
+def test_vocab_size_too_small(reviews, tmp_path):
+    _expect(tmp_path, _train(tmp_path, str(reviews), "--vocab-size", "2"), "vocab_size must be 0")
+
+
+def test_folder_of_unnamed_class_folders_asks_for_the_task(tmp_path):
+    for label in ("ham", "spam"):
+        (tmp_path / "mail" / label).mkdir(parents=True)
+        (tmp_path / "mail" / label / "1.txt").write_text(f"a {label} message")
+    _expect(tmp_path, _train(tmp_path, str(tmp_path / "mail")), "Pass --task sentiment or --task textgen")
+
+
+def test_predict_shows_markup_and_reads_another_column(sentiment_run, tmp_path):
+    result = runner.invoke(app, ["predict", str(sentiment_run.path), "loved it [/b] really [bold]x[/bold]"])
+    assert result.exit_code == 0, result.output
+    assert "[/b] really [bold]x[/bold]" in result.stdout
+    (tmp_path / "in.csv").write_text("id,comment,note\n1,a wonderful film,x\n2,,y\n")
+    result = runner.invoke(app, ["predict", str(sentiment_run.path), "--file", str(tmp_path / "in.csv"),
+                                 "--text-col", "comment", "--json"])
+    assert result.exit_code == 0, result.output
+    assert [p["text"] for p in json.loads(result.stdout)["predictions"]] == ["a wonderful film", ""]
+
+
 def test_predict_without_text(sentiment_run):
     result = runner.invoke(app, ["predict", str(sentiment_run.path)])
     assert_user_error(result, "No text to classify", "--file")

@@ -80,3 +80,32 @@ def test_imdb_offline_names_the_url_and_a_local_copy(monkeypatch):
         load_imdb()
     assert IMDB_URL in str(error.value)
     assert decode_reviews([[3, 1, 99, 2]], {1: "the", 2: "film", 3: "loved"}) == ["loved the film"]
+
+
+def test_labels_have_one_spelling(tmp_path):
+    (tmp_path / "a.csv").write_text("text,label\n" + "".join(f"words {i} here,{v}\n" for i, v in enumerate(["1", "1.0", "0", "0.0"] * 3)))
+    assert open_labelled(tmp_path / "a.csv").classes == ["0", "1"]
+    (tmp_path / "b.csv").write_text("text,label\n" + "".join(f"words {i} here,{v}\n" for i, v in enumerate(["True", "false"] * 3)))
+    assert open_labelled(tmp_path / "b.csv").classes == ["false", "true"]
+
+
+def test_unbalanced_quote_is_an_error_not_a_merge(tmp_path):
+    (tmp_path / "q.csv").write_text('text,label\n"Oops I forgot to close,neg\ngood one,pos\nbad one,neg\n')
+    with pytest.raises(DataError, match="never closed"):
+        open_labelled(tmp_path / "q.csv")
+
+
+def test_byte_order_mark_is_dropped_with_an_explicit_encoding(tmp_path):
+    (tmp_path / "bom.csv").write_bytes(b"\xef\xbb\xbftext,label\n" + b"".join(b"some words %d,%s\n" % (i, b"ab"[i % 2:i % 2 + 1]) for i in range(10)))
+    assert open_labelled(tmp_path / "bom.csv", text_col="text", encoding="utf-8").columns == ("text", "label")
+
+
+def test_ambiguous_label_columns_are_an_error_and_guesses_are_reported(tmp_path):
+    rows = "".join(f"{i},a review with several words {i},{'yes' if i % 2 else 'no'},{i % 5}\n" for i in range(40))
+    (tmp_path / "two.csv").write_text("id,review,helpful,stars\n" + rows)
+    with pytest.raises(DataError, match="Several columns could be the label: helpful, stars"):
+        open_labelled(tmp_path / "two.csv")
+    data = open_labelled(tmp_path / "two.csv", label_col="stars")
+    assert data.columns == ("review", "stars") and data.notes == []
+    (tmp_path / "one.csv").write_text("id,body_text,verdict\n" + "".join(f"{i},some words {i},{'ab'[i % 2]}\n" for i in range(20)))
+    assert "label column 'verdict'" in open_labelled(tmp_path / "one.csv").notes[0]
