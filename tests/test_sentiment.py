@@ -90,7 +90,7 @@ def test_evaluate_on_held_out_file(sentiment_run, tmp_path):
 def test_three_classes_jsonl_with_label_names(tmp_path):
     data = make_reviews(tmp_path / "three.jsonl", rows=300, labels=("neg", "mixed", "pos"),
                         columns=("review", "sentiment"))
-    run = rnnkit.train(str(data), out=tmp_path / "run", **{**TINY_SENTIMENT, "epochs": 4})
+    run = rnnkit.train(str(data), out=tmp_path / "run", **TINY_SENTIMENT)
     assert run.task == "sentiment" and run.model.output_shape[-1] == 3
     assert run.metrics["labels"] == ["mixed", "neg", "pos"]
     assert len(run.metrics["model"]["confusion_matrix"]) == 3 and "roc_auc" not in run.metrics["model"]
