@@ -7,6 +7,9 @@ The public API (TensorFlow is imported only when a model is built or loaded):
     run = rnnkit.load("runs/demo")
     run.generate("The ", length=200, temperature=0.8, top_k=40)
     run.evaluate("held_out.txt")
+
+    run = rnnkit.train("reviews.csv", task="sentiment", out="runs/reviews")
+    run.predict(["a wonderful film", "dull and too long"])
     run.export("exported/demo", format="savedmodel")
 """
 
