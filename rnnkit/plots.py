@@ -26,12 +26,7 @@ def learning_curves(run_dir: Path, history: list[dict[str, float]]) -> Path:
         axis.set_xlabel("epoch")
         axis.grid(alpha=0.3)
         axis.legend()
-    figure.tight_layout()
-    temporary = path.with_name(".learning_curves.tmp.png")
-    figure.savefig(temporary, dpi=100)
-    plt.close(figure)
-    temporary.replace(path)
-    return path
+    return _save(figure, path)
 
 
 def confusion_matrix(run_dir: Path, matrix: list[list[int]], labels: list[str], split: str) -> Path:
@@ -60,8 +55,15 @@ def confusion_matrix(run_dir: Path, matrix: list[list[int]], labels: list[str], 
         for (row, column), value in np.ndenumerate(counts):
             axis.text(column, row, str(value), ha="center", va="center",
                       color="white" if value > threshold else "black")
+    return _save(figure, path)
+
+
+def _save(figure, path: Path) -> Path:
+    """Write the figure under a temporary name, then rename: readers never see half a PNG."""
+    import matplotlib.pyplot as plt
+
     figure.tight_layout()
-    temporary = path.with_name(".confusion_matrix.tmp.png")
+    temporary = path.with_name(f".{path.stem}.tmp.png")
     figure.savefig(temporary, dpi=100)
     plt.close(figure)
     temporary.replace(path)
