@@ -12,6 +12,12 @@ import typer
 class TaskName(str, Enum):
     textgen = "textgen"
     sentiment = "sentiment"
+    forecast = "forecast"
+
+
+class Missing(str, Enum):
+    interpolate = "interpolate"
+    error = "error"
 
 
 class ClassWeight(str, Enum):

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import typer
 
-from rnnkit.cli import datasets, evaluate, export, generate, info, predict, train
+from rnnkit.cli import datasets, evaluate, export, forecast, generate, info, predict, train
 from rnnkit.cli._errors import install_warning_handler
 
 app = typer.Typer(
     name="rnnkit",
-    help="Train, sample, classify, evaluate and export recurrent networks (SimpleRNN, LSTM, GRU) on your own data.",
+    help="Train, sample, classify, forecast, evaluate and export recurrent networks (SimpleRNN, LSTM, GRU) on your own data.",
     no_args_is_help=True,
     rich_markup_mode="rich",
     pretty_exceptions_show_locals=False,
@@ -18,6 +18,7 @@ app = typer.Typer(
 app.command("train", no_args_is_help=True)(train.train)
 app.command("generate", no_args_is_help=True)(generate.generate)
 app.command("predict", no_args_is_help=True)(predict.predict)
+app.command("forecast", no_args_is_help=True)(forecast.forecast)
 app.command("evaluate", no_args_is_help=True)(evaluate.evaluate)
 app.command("export", no_args_is_help=True)(export.export)
 app.command("info")(info.info)

@@ -9,18 +9,21 @@ from typing import Annotated, Optional
 import typer
 
 from rnnkit.cli._errors import handle_errors
-from rnnkit.cli._options import Cell, ClassWeight, Json, Level, Strategy, TaskName
+from rnnkit.cli._options import Cell, ClassWeight, Json, Level, Missing, Strategy, TaskName
+from rich.markup import escape
+
 from rnnkit.cli._render import print_metrics, stdout
 
 DATA = "Data"
 MODEL = "Model"
 TRAINING = "Training"
 OUTPUT = "Output"
+FORECAST = "Forecast"
 
 
 @handle_errors
 def train(
-    data: Annotated[Optional[str], typer.Argument(help="A .txt file or folder of them (textgen); a CSV/TSV/JSONL of texts and labels or an aclImdb-style folder (sentiment); or a built-in name (`rnnkit datasets`).", show_default=False)] = None,
+    data: Annotated[Optional[str], typer.Argument(help="A .txt file or folder of them (textgen); a CSV/TSV/JSONL of texts and labels or an aclImdb-style folder (sentiment); a CSV with a time column and numeric columns (forecast); or a built-in name (`rnnkit datasets`).", show_default=False)] = None,
     task: Annotated[Optional[TaskName], typer.Option(help="The task; inferred from DATA when omitted.", rich_help_panel=DATA)] = None,
     level: Annotated[Optional[Level], typer.Option(help="Text generation tokens: characters or words. [default: char]", rich_help_panel=DATA)] = None,
     max_len: Annotated[Optional[int], typer.Option(help="Tokens per training window (textgen), or the last N tokens kept per text (sentiment). [default: 100 textgen, 400 sentiment]", rich_help_panel=DATA)] = None,
@@ -28,6 +31,13 @@ def train(
     val_split: Annotated[Optional[float], typer.Option(help="Fraction held out for validation: the end of a corpus, a stratified sample of labelled texts. [default: 0.1]", rich_help_panel=DATA)] = None,
     text_col: Annotated[Optional[str], typer.Option(help="Sentiment: the text column of a CSV/TSV/JSONL. [default: found by name or content]", rich_help_panel=DATA)] = None,
     label_col: Annotated[Optional[str], typer.Option(help="Sentiment: the label column. [default: found by name or content]", rich_help_panel=DATA)] = None,
+    target: Annotated[Optional[str], typer.Option(help="Forecast: the column to forecast, or several as a,b. [default: the only numeric column]", rich_help_panel=FORECAST)] = None,
+    time_col: Annotated[Optional[str], typer.Option(help="Forecast: the time column. [default: found by name (date, time, ...) or content]", rich_help_panel=FORECAST)] = None,
+    features: Annotated[Optional[str], typer.Option(help="Forecast: extra input columns, as a,b (their past values are read, never forecast).", rich_help_panel=FORECAST)] = None,
+    horizon: Annotated[Optional[int], typer.Option(help="Forecast: steps forecast at once. [default: one season]", rich_help_panel=FORECAST)] = None,
+    window: Annotated[Optional[int], typer.Option(help="Forecast: past steps each forecast reads. [default: two seasons or two horizons, at least 16]", rich_help_panel=FORECAST)] = None,
+    season: Annotated[Optional[int], typer.Option(help="Forecast: steps per seasonal cycle. [default: from the time step: monthly 12, weekly 52, daily 7, hourly 24]", rich_help_panel=FORECAST)] = None,
+    missing: Annotated[Optional[Missing], typer.Option(help="Forecast: interpolate missing values by time (with a warning) or stop. [default: interpolate]", rich_help_panel=FORECAST)] = None,
     encoding: Annotated[Optional[str], typer.Option(help="Text encoding of DATA (e.g. latin-1). [default: strict UTF-8]", rich_help_panel=DATA)] = None,
     cell: Annotated[Optional[Cell], typer.Option(help="Recurrent cell. [default: gru]", rich_help_panel=MODEL)] = None,
     layers: Annotated[Optional[int], typer.Option(help="Recurrent layers. [default: 2 textgen, 1 sentiment]", rich_help_panel=MODEL)] = None,
@@ -59,6 +69,8 @@ def train(
     options = dict(
         level=_value(level), max_len=max_len, vocab_size=vocab_size, val_split=val_split, encoding=encoding,
         text_col=text_col, label_col=label_col, class_weight=_value(class_weight),
+        target=target, time_col=time_col, features=features, horizon=horizon, window=window, season=season,
+        missing=_value(missing),
         cell=_value(cell), layers=layers, units=units, bidirectional=bidirectional, dropout=dropout,
         embedding_dim=embedding_dim, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
         clipnorm=clipnorm, seed=seed, time_budget=time_budget, early_stopping=early_stopping,
@@ -74,6 +86,8 @@ def train(
         stdout.print(f"Sample it:  rnnkit generate {run.path} --prompt 'The '")
     elif run.task == "sentiment":
         stdout.print(f"Query it:   rnnkit predict {run.path} \"a wonderful film\"")
+    elif run.task == "forecast":
+        stdout.print(f"Forecast:   rnnkit forecast {run.path} {escape(str(run.config.data.path))} --plot forecast.png")
 
 
 def _value(choice):

@@ -8,6 +8,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from rnnkit.datasets.csv_series import STATSMODELS_SERIES
 from rnnkit.datasets.text_files import TextCorpus, open_text_corpus
 from rnnkit.errors import DataError
 
@@ -45,6 +46,9 @@ BUILTIN_DATASETS = {
         offline=False,
     ),
 }
+for _name, _source in STATSMODELS_SERIES.items():
+    BUILTIN_DATASETS[_name] = BuiltinDataset(_name, "forecast", _source + " Offline; needs statsmodels installed.",
+                                             offline=True)
 
 
 def cache_dir() -> Path:

@@ -54,7 +54,7 @@ class LabelledTexts:
 
 
 @dataclass
-class _Table:
+class Table:
     columns: list[str]
     rows: list[dict] = field(default_factory=list)
 
@@ -97,7 +97,7 @@ def open_labelled(path: str | Path, text_col: str | None = None, label_col: str 
     if path.is_dir():
         data = _read_class_folders(path, encoding)
     elif is_labelled_file(path):
-        table = _read_table(path, encoding)
+        table = read_table(path, encoding)
         if preferred is not None:
             text_col = text_col or (preferred[0] if preferred[0] in table.columns else None)
             label_col = label_col or (preferred[1] if preferred[1] in table.columns else None)
@@ -129,7 +129,7 @@ def read_texts(path: str | Path, text_col: str | None = None, preferred: str | N
         raise DataError(f"No such file: {path}. Pass a text file with one text per line, or a CSV/TSV/JSONL.")
     if not is_labelled_file(path):
         return _lines(_decode(path, encoding))
-    table = _read_table(path, encoding, purpose="classify")
+    table = read_table(path, encoding, purpose="classify")
     if text_col is None and preferred in table.columns:
         text_col = preferred
     column = _choose_column(path, table, text_col, "text", exclude=None)
@@ -179,8 +179,12 @@ def stratified_split(labels: list[str], fraction: float, seed: int) -> tuple[lis
 # -- tables ---------------------------------------------------------------------------------
 
 
-def _read_table(path: Path, encoding: str | None, purpose: str = "train on") -> _Table:
+def read_table(path: Path, encoding: str | None, purpose: str = "train on", head: int | None = None) -> Table:
+    """The rows of a CSV/TSV/JSONL file as dicts of strings (JSONL: of JSON values); `head`
+    reads only the first lines (to sniff a file)."""
     text = _decode(path, encoding)
+    if head is not None:
+        text = "\n".join(text.split("\n", head + 1)[: head + 1])
     if not text.strip():
         raise DataError(f"{path.name} is empty: there is nothing to {purpose}.")
     if _inner_suffix(path) in JSONL_SUFFIXES:
@@ -188,7 +192,7 @@ def _read_table(path: Path, encoding: str | None, purpose: str = "train on") -> 
     return _parse_table(path, text, TABLE_SUFFIXES[_inner_suffix(path)])
 
 
-def _parse_table(path: Path, text: str, delimiter: str) -> _Table:
+def _parse_table(path: Path, text: str, delimiter: str) -> Table:
     csv.field_size_limit(1 << 30)
     # strict: an unbalanced quote is an error, never a silent merge of the rows after it.
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
@@ -198,7 +202,7 @@ def _parse_table(path: Path, text: str, delimiter: str) -> _Table:
         if len(set(columns)) != len(columns):
             duplicate = next(name for name, count in Counter(columns).items() if count > 1)
             raise DataError(f"{path.name} has the column '{duplicate}' twice in its header. Rename one of them.")
-        table = _Table(columns)
+        table = Table(columns)
         for row in reader:
             if not row or (len(row) == 1 and not row[0].strip()):
                 continue
@@ -216,7 +220,7 @@ def _parse_table(path: Path, text: str, delimiter: str) -> _Table:
     return table
 
 
-def _parse_jsonl(path: Path, text: str) -> _Table:
+def _parse_jsonl(path: Path, text: str) -> Table:
     rows, columns = [], {}
     for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
@@ -229,10 +233,10 @@ def _parse_jsonl(path: Path, text: str) -> _Table:
             raise DataError(f"{path.name} line {number} is not a JSON object with text and label fields. Fix or remove that line.")
         columns.update(dict.fromkeys(row))
         rows.append(row)
-    return _Table(list(columns), rows)
+    return Table(list(columns), rows)
 
 
-def _from_table(path: Path, table: _Table, text_col: str | None, label_col: str | None) -> LabelledTexts:
+def _from_table(path: Path, table: Table, text_col: str | None, label_col: str | None) -> LabelledTexts:
     given_text, given_label = text_col is not None, label_col is not None
     text_col = _choose_column(path, table, text_col, "text", exclude=label_col)
     label_col = _choose_column(path, table, label_col, "label", exclude=text_col)
@@ -266,7 +270,7 @@ def normalize_labels(labels: list[str]) -> list[str]:
     return lowered
 
 
-def _choose_column(path: Path, table: _Table, named: str | None, role: str, exclude: str | None) -> str:
+def _choose_column(path: Path, table: Table, named: str | None, role: str, exclude: str | None) -> str:
     found = ", ".join(table.columns) or "none"
     if named is not None:
         if named not in table.columns:
@@ -286,7 +290,7 @@ def _choose_column(path: Path, table: _Table, named: str | None, role: str, excl
     return guess
 
 
-def _guess_text_column(table: _Table, candidates: list[str]) -> str | None:
+def _guess_text_column(table: Table, candidates: list[str]) -> str | None:
     """The column of longest values that are mostly not numbers and have several words."""
     sample = table.rows[:1000]
     best, best_length = None, 0.0
@@ -301,7 +305,7 @@ def _guess_text_column(table: _Table, candidates: list[str]) -> str | None:
     return best
 
 
-def _guess_label_column(table: _Table, candidates: list[str]) -> str | None:
+def _guess_label_column(table: Table, candidates: list[str]) -> str | None:
     """The one column with 2 to 50 distinct values that each repeat; several such columns
     are an error, since picking one would be a guess."""
     found = []

@@ -20,6 +20,7 @@ CELLS = ("simple", "lstm", "gru")
 LEVELS = ("char", "word")
 STRATEGIES = ("auto", "one", "mirrored", "multi-worker")
 CLASS_WEIGHTS = ("auto", "balanced", "none")
+MISSING_MODES = ("interpolate", "error")
 
 
 def _check(condition: bool, message: str) -> None:
@@ -44,6 +45,18 @@ class DataConfig:
             name or content when `None`. Defaults to `None`.
         label_column: classification: the column holding the label (`--label-col`).
             Defaults to `None`.
+        target_columns: forecasting: the column(s) to forecast (`--target a,b`); the only
+            numeric column when `None`. Defaults to `None`.
+        time_column: forecasting: the time column (`--time-col`); found by name or content
+            when `None`. Defaults to `None`.
+        feature_columns: forecasting: extra input columns (`--features a,b`). Defaults to `None`.
+        horizon: forecasting: steps forecast at once; one season when `None`. Defaults to `None`.
+        window: forecasting: input steps per forecast; two seasons or two horizons (at
+            least 16) when `None`. Defaults to `None`.
+        season: forecasting: steps per seasonal cycle; from the time step when `None`
+            (monthly 12, weekly 52, hourly 24, ...). Defaults to `None`.
+        missing: forecasting: `"interpolate"` missing values by time (with a warning) or
+            stop with an `"error"`. Defaults to `"interpolate"`.
     """
 
     path: str = ""
@@ -54,8 +67,25 @@ class DataConfig:
     val_split: float = 0.1
     text_column: str | None = None
     label_column: str | None = None
+    target_columns: list[str] | None = None
+    time_column: str | None = None
+    feature_columns: list[str] | None = None
+    horizon: int | None = None
+    window: int | None = None
+    season: int | None = None
+    missing: str = "interpolate"
 
     def validate(self) -> None:
+        self.target_columns = _column_list(self.target_columns, "target")
+        self.feature_columns = _column_list(self.feature_columns, "features")
+        for option, value, low in (("horizon", self.horizon, 1), ("window", self.window, 2), ("season", self.season, 1)):
+            _check(value is None or (_is_int(value) and value >= low),
+                   f"{option} must be an integer >= {low}. Received: {option}={value!r}")
+        _check(self.horizon is None or self.horizon <= 10000,
+               f"horizon must be at most 10000 steps. Received: horizon={self.horizon!r}")
+        _check(self.missing in MISSING_MODES,
+               f"Unknown missing '{self.missing}'. Expected one of: {', '.join(MISSING_MODES)}. "
+               f"Received: missing={self.missing!r}")
         _check(
             self.level in LEVELS,
             f"Unknown level '{self.level}'. Expected one of: {', '.join(LEVELS)}. "
@@ -74,7 +104,8 @@ class DataConfig:
             _is_number(self.val_split) and 0 < self.val_split < 0.5,
             f"val_split must be in (0, 0.5). Received: val_split={self.val_split!r}",
         )
-        for option, value in (("text_col", self.text_column), ("label_col", self.label_column)):
+        for option, value in (("text_col", self.text_column), ("label_col", self.label_column),
+                              ("time_col", self.time_column)):
             _check(value is None or (isinstance(value, str) and value.strip() != ""),
                    f"{option} must be a column name. Received: {option}={value!r}")
         if self.encoding is not None:
@@ -297,6 +328,13 @@ OPTIONS: dict[str, tuple[str, str]] = {
     "val_split": ("data", "val_split"),
     "text_col": ("data", "text_column"),
     "label_col": ("data", "label_column"),
+    "target": ("data", "target_columns"),
+    "time_col": ("data", "time_column"),
+    "features": ("data", "feature_columns"),
+    "horizon": ("data", "horizon"),
+    "window": ("data", "window"),
+    "season": ("data", "season"),
+    "missing": ("data", "missing"),
     "cell": ("model", "cell"),
     "layers": ("model", "num_layers"),
     "units": ("model", "units"),
@@ -339,6 +377,19 @@ def _reject_unknown(values: dict, known: set[str], source: str) -> None:
             f"{source} has unknown key(s): {', '.join(unknown)}. "
             f"Expected only: {', '.join(sorted(known))}. Remove or rename them."
         )
+
+
+def _column_list(value: Any, option: str) -> list[str] | None:
+    """`"a,b"` or `["a", "b"]` -> `["a", "b"]`; `None` and `""` -> `None`."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = value.split(",")
+    _check(isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value),
+           f"{option} must be a column name or a comma-separated list of them. Received: {option}={value!r}")
+    names = [name.strip() for name in value]
+    _check(all(names), f"{option} has an empty column name. Received: {option}={value!r}")
+    return names or None
 
 
 def _is_int(value: Any) -> bool:

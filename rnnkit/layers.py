@@ -36,3 +36,92 @@ class MaskedGlobalMaxPooling1D(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], input_shape[2])
+
+
+@keras.saving.register_keras_serializable(package="rnnkit")
+class WindowNormalization(keras.layers.Layer):
+    """Raw windows `[batch, window, features]` -> the scaled input the forecaster reads.
+
+    Every column is standardized with the training part's `mean` and `std`; the target
+    columns are then centred on the window's own mean and divided by its spread (see
+    `rnnkit.preprocessing.series.window_statistics`), so that the model takes raw values.
+
+    Args:
+        num_targets: how many leading columns are forecast.
+        mean: per column, the training mean.
+        std: per column, the training standard deviation.
+    """
+
+    def __init__(self, num_targets: int, mean: list[float], std: list[float], **kwargs):
+        super().__init__(**kwargs)
+        self.num_targets = int(num_targets)
+        self.mean = [float(v) for v in mean]
+        self.std = [float(v) for v in std]
+
+    def call(self, inputs):
+        from rnnkit.preprocessing.series import window_statistics
+
+        mean = ops.convert_to_tensor(self.mean, dtype=inputs.dtype)
+        std = ops.convert_to_tensor(self.std, dtype=inputs.dtype)
+        scaled, _, _ = window_statistics(inputs, mean, std, self.num_targets)
+        return scaled
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "num_targets": self.num_targets, "mean": self.mean, "std": self.std}
+
+
+@keras.saving.register_keras_serializable(package="rnnkit")
+class QuantileForecastHead(keras.layers.Layer):
+    """Recurrent features and the scaled window -> ordered quantiles `[batch, horizon, targets, 3]`.
+
+    The median is a dense projection of the recurrent features plus a linear autoregressive
+    "highway" over each target's scaled window (LSTNet, Lai et al. 2018), which carries the
+    level and seasonal shape so the recurrent part learns what a linear model misses. The
+    lower and upper quantiles sit below and above the median by softplus margins, so the
+    interval always contains the forecast.
+
+    Args:
+        horizon: steps forecast at once.
+        num_targets: columns forecast.
+    """
+
+    def __init__(self, horizon: int, num_targets: int, **kwargs):
+        super().__init__(**kwargs)
+        self.horizon = int(horizon)
+        self.num_targets = int(num_targets)
+        self.projection = keras.layers.Dense(self.horizon * self.num_targets * 3, name="projection")
+        self.highway = keras.layers.Dense(self.horizon, name="highway")
+
+    def build(self, input_shape):
+        features_shape, window_shape = input_shape
+        self.projection.build(features_shape)
+        self.highway.build((window_shape[0], window_shape[1]))
+        self.built = True
+
+    def call(self, inputs):
+        features, window = inputs
+        raw = ops.reshape(self.projection(features), (-1, self.horizon, self.num_targets, 3))
+        targets = ops.transpose(window[..., : self.num_targets], (0, 2, 1))  # [batch, targets, window]
+        linear = ops.transpose(self.highway(targets), (0, 2, 1))  # [batch, horizon, targets]
+        median = raw[..., 1] + linear
+        lower = median - ops.softplus(raw[..., 0])
+        upper = median + ops.softplus(raw[..., 2])
+        return ops.stack([lower, median, upper], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0][0], self.horizon, self.num_targets, 3)
+
+    def get_config(self):
+        return {**super().get_config(), "horizon": self.horizon, "num_targets": self.num_targets}
+
+
+@keras.saving.register_keras_serializable(package="rnnkit")
+def pinball_loss(y_true, y_pred, quantiles=(0.1, 0.5, 0.9)):
+    """Mean pinball (quantile) loss; `y_true` `[batch, horizon, targets]`, `y_pred` with a
+    trailing quantile axis."""
+    levels = ops.convert_to_tensor(quantiles, dtype=y_pred.dtype)
+    error = ops.expand_dims(ops.cast(y_true, y_pred.dtype), -1) - y_pred
+    return ops.mean(ops.maximum(levels * error, (levels - 1.0) * error), axis=(-1, -2))

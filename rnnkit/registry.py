@@ -13,6 +13,7 @@ from rnnkit.errors import ConfigError, DataError
 TASKS: dict[str, str] = {
     "textgen": "rnnkit.tasks.textgen:TextGenTask",
     "sentiment": "rnnkit.tasks.sentiment:SentimentTask",
+    "forecast": "rnnkit.tasks.forecast:ForecastTask",
 }
 
 
@@ -33,6 +34,7 @@ def get_task(name: str):
 def infer_task(data: str) -> str:
     """Guess the task from the data argument; ambiguity is an error naming `--task`."""
     from rnnkit.datasets.builtin import BUILTIN_DATASETS
+    from rnnkit.datasets.csv_series import is_series_file
     from rnnkit.datasets.labelled_text import is_class_folder, is_labelled_file
 
     if data in BUILTIN_DATASETS:
@@ -41,7 +43,8 @@ def infer_task(data: str) -> str:
     if not path.exists():
         raise DataError(
             f"No such file or folder: {path}. Pass a .txt file or folder of them (textgen), a CSV/TSV/JSONL "
-            "of texts and labels or an aclImdb-style folder (sentiment), or a built-in name (`rnnkit datasets`)."
+            "of texts and labels or an aclImdb-style folder (sentiment), a CSV with a time column and numeric "
+            "columns (forecast), or a built-in name (`rnnkit datasets`)."
         )
     if path.is_dir():
         if is_class_folder(path):
@@ -54,11 +57,13 @@ def infer_task(data: str) -> str:
         return "textgen"
     if path.suffix.lower() == ".txt":
         return "textgen"
+    if is_series_file(path):
+        return "forecast"
     if is_labelled_file(path):
         return "sentiment"
     raise ConfigError(
         f"Cannot tell which task {path.name} is for. Pass --task ({', '.join(TASKS)}): text generation reads "
-        ".txt files, text classification .csv/.tsv/.jsonl files."
+        ".txt files, text classification and forecasting .csv/.tsv/.jsonl files."
     )
 
 

@@ -194,17 +194,54 @@ class Run:
             return []
         return self._task.predict(self, texts)
 
+    def forecast(self, data, horizon: int | None = None, plot: str | Path | None = None) -> dict[str, Any]:
+        """Forecast the steps after the end of `data` with a forecast run.
+
+        Args:
+            data: the history: a CSV/TSV/JSONL path, a built-in series name or a pandas
+                DataFrame, with the columns the run was trained on (at least `window` rows).
+            horizon: steps to forecast, up to the run's horizon; `None` for all of them.
+                Defaults to `None`.
+            plot: write a PNG of the recent history, the forecast and its interval here.
+                Defaults to `None`.
+
+        Returns:
+            `{"target": str, "forecast": [{"time", "value", "lower", "upper"}, ...]}` (the
+            80% interval); with several targets each item also names its `target`.
+
+        Example:
+            >>> run.forecast("passengers.csv", horizon=12)["forecast"][0]  # doctest: +SKIP
+            {'time': '1961-01-01', 'value': 447.1, 'lower': 431.0, 'upper': 462.9}
+        """
+        self.require_task("forecast", "forecast")
+        if horizon is not None and not (isinstance(horizon, int) and not isinstance(horizon, bool) and horizon >= 1):
+            raise ConfigError(f"horizon must be an integer >= 1. Received: horizon={horizon!r}")
+        result = self._task.forecast(self, data, horizon=horizon)
+        if plot is not None:
+            from rnnkit.plots import forecast_plot
+
+            history = result["history"]
+            forecast_plot(Path(plot), history, result, origin=len(history), title=f"forecast from {history.name}")
+        return forecast_json(result)
+
     def evaluate(self, data: str | Path, **options: Any) -> dict[str, Any]:
         """Metrics of the model and its baselines on held-out `data` (the metrics.json shape).
 
         Args:
             data: held-out data in the form the run was trained on (or a built-in name).
             **options: sentiment: `text_col`, `label_col` when the file's columns differ
-                from the training file's.
+                from the training file's; forecast: `backtest=K`, rolling-origin evaluation
+                over the last K horizons of `data` (default: the last horizon).
         """
         options = {key: value for key, value in options.items() if value is not None}
-        if options and self.task != "sentiment":
-            raise ConfigError(f"{', '.join(sorted(options))} apply to sentiment runs; {self.path} is a {self.task} run.")
+        allowed = {"sentiment": {"text_col", "label_col"}, "forecast": {"backtest"}}.get(self.task, set())
+        unknown = sorted(set(options) - allowed)
+        if unknown:
+            owner = "forecast" if unknown[0] == "backtest" else "sentiment"
+            raise ConfigError(f"{', '.join(unknown)} apply to {owner} runs; {self.path} is a {self.task} run.")
+        backtest = options.get("backtest")
+        if backtest is not None and not (isinstance(backtest, int) and not isinstance(backtest, bool) and backtest >= 1):
+            raise ConfigError(f"backtest must be an integer >= 1 (horizons to forecast). Received: backtest={backtest!r}")
         return self._task.evaluate(self, data, **options)
 
     def export(self, out: str | Path, format: str = "savedmodel", overwrite: bool = False) -> Path:
@@ -215,6 +252,18 @@ class Run:
 
     def __repr__(self) -> str:
         return f"Run(path={str(self.path)!r}, task={self.task!r})"
+
+
+def forecast_json(result: dict[str, Any]) -> dict[str, Any]:
+    """The `--json` shape of a forecast (DESIGN §5)."""
+    targets = result["targets"]
+    items = []
+    for index, target in enumerate(targets):
+        for step, moment in enumerate(result["times"]):
+            item = {"time": moment, "value": float(result["value"][step, index]),
+                    "lower": float(result["lower"][step, index]), "upper": float(result["upper"][step, index])}
+            items.append({"target": target, **item} if len(targets) > 1 else item)
+    return {"target": ",".join(targets), "forecast": items}
 
 
 def load(path: str | Path) -> Run:

@@ -1,0 +1,527 @@
+"""Time series for forecasting: a CSV/TSV/JSONL table (optionally gzipped) or a built-in series.
+
+The time column is found by name (`date`, `time`, `timestamp`, ...) or by content, or named
+with `--time-col`. Rows are sorted by time (and the user told), gaps in a regular grid are
+inserted, missing values are interpolated by time with a warning that counts them (or are an
+error with `--missing error`), and a value that is not a number is an error naming its line.
+The season (the number of steps in one cycle) is read from the frequency of the timestamps.
+No TensorFlow here; pandas for dates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from rnnkit.datasets.labelled_text import JSONL_SUFFIXES, TABLE_SUFFIXES, Table, _inner_suffix, read_table
+from rnnkit.errors import DataError
+
+TIME_NAMES = ("date", "time", "timestamp", "datetime", "ds", "dt", "period", "month", "week", "day", "year",
+              "date_time", "datetime_utc", "time_stamp")
+MISSING = {"", "na", "n/a", "nan", "null", "none", "#n/a", "nat"}
+MISSING_MODES = ("interpolate", "error")
+# Built-in series that statsmodels ships inside its package (offline): name -> (module, time, value).
+STATSMODELS_SERIES = {
+    "co2": "Mauna Loa CO2 (ppmv), weekly 1958-2001 (statsmodels.datasets.co2), missing weeks included.",
+    "sunspots": "Yearly sunspot activity 1700-2008 (statsmodels.datasets.sunspots).",
+    "nile": "Yearly Nile river flow at Aswan 1871-1970 (statsmodels.datasets.nile).",
+}
+
+
+@dataclass
+class Series:
+    """A cleaned, regular, time-sorted table of numbers: targets first, then features.
+
+    Args:
+        name: what the data is called in messages.
+        columns: the value columns, the targets first, then the extra input features.
+        num_targets: how many of `columns` are forecast.
+        values: `float64[steps, len(columns)]`, no missing values left.
+        times: the timestamps (`pandas.DatetimeIndex`), or `None` when the data has no time column.
+        time_column: the name of the time column, or `None`.
+        step: the time step as `{"freq": alias}`, `{"months": n}` or `{"seconds": s}`; `None`
+            without timestamps.
+        season: steps per seasonal cycle (12 for monthly data); 1 when there is none.
+        notes: what was done to the data (sorted, gaps inserted, values interpolated).
+    """
+
+    name: str
+    columns: list[str]
+    num_targets: int
+    values: np.ndarray
+    times: object = None
+    time_column: str | None = None
+    step: dict | None = None
+    season: int = 1
+    notes: list[str] = field(default_factory=list)
+    filled: int = 0
+
+    @property
+    def targets(self) -> list[str]:
+        return self.columns[: self.num_targets]
+
+    @property
+    def features(self) -> list[str]:
+        return self.columns[self.num_targets:]
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def future_times(self, horizon: int) -> list[str]:
+        """The `horizon` timestamps after the last one, as ISO strings (step numbers without times)."""
+        if self.times is None or self.step is None:
+            return [str(len(self) + k) for k in range(1, horizon + 1)]
+        import pandas as pd
+
+        last = self.times[-1]
+        if "freq" in self.step:
+            future = pd.date_range(last, periods=horizon + 1, freq=self.step["freq"])[1:]
+        elif "months" in self.step:
+            future = [last + pd.DateOffset(months=self.step["months"] * k) for k in range(1, horizon + 1)]
+        else:
+            future = [last + pd.Timedelta(seconds=self.step["seconds"] * k) for k in range(1, horizon + 1)]
+        return format_times(pd.DatetimeIndex(future))
+
+    def time_labels(self) -> list[str]:
+        if self.times is None:
+            return [str(k) for k in range(1, len(self) + 1)]
+        return format_times(self.times)
+
+
+def format_times(times) -> list[str]:
+    """ISO dates, or date-times when any timestamp has a time of day."""
+    if all(t.hour == 0 and t.minute == 0 and t.second == 0 for t in times):
+        return [t.strftime("%Y-%m-%d") for t in times]
+    return [t.isoformat() for t in times]
+
+
+def is_series_file(path: Path) -> bool:
+    """Whether a table has a time column and a numeric column (so it is for forecasting).
+
+    Reads only the first rows; never raises for content it cannot read.
+    """
+    suffix = _inner_suffix(path)
+    if suffix not in TABLE_SUFFIXES and suffix not in JSONL_SUFFIXES:
+        return False
+    try:
+        table = read_table(path, None, head=50)
+    except DataError:
+        return False
+    if not table.rows:
+        return False
+    time_column = _find_time_column(table, None, strict=False)
+    if time_column is None:
+        return False
+    others = [column for column in table.columns if column != time_column]
+    # Every other column numeric: a table with a text column beside its dates is not a series.
+    return bool(others) and len(_numeric_columns(table, exclude={time_column})) == len(others)
+
+
+def open_series(path: str | Path, target: list[str] | None = None, time_col: str | None = None,
+                features: list[str] | None = None, encoding: str | None = None, missing: str = "interpolate",
+                season: int | None = None, purpose: str = "train on") -> Series:
+    """Read a series from a file or a built-in name (`co2`, `sunspots`, `nile`)."""
+    if str(path) in STATSMODELS_SERIES:
+        table, name = _statsmodels_table(str(path)), str(path)
+    else:
+        path = Path(path).expanduser()
+        if not path.exists():
+            raise DataError(f"No such file: {path}. Pass a CSV/TSV/JSONL with a time column and numeric columns.")
+        if path.is_dir():
+            raise DataError(f"{path} is a folder. Forecasting reads one CSV/TSV/JSONL file with a time column.")
+        suffix = _inner_suffix(path)
+        if suffix not in TABLE_SUFFIXES and suffix not in JSONL_SUFFIXES:
+            raise DataError(f"{path.name} is not a .csv, .tsv or .jsonl file. Forecasting reads a table with a time "
+                            "column and numeric columns.")
+        table, name = read_table(path, encoding, purpose=purpose), path.name
+    if not table.rows:
+        raise DataError(f"{name} has a header but no rows: there is nothing to {purpose}.")
+    return series_from_table(name, table, target, time_col, features, missing, season)
+
+
+def series_from_table(name: str, table: Table, target: list[str] | None, time_col: str | None,
+                      features: list[str] | None, missing: str = "interpolate", season: int | None = None) -> Series:
+    import pandas as pd
+
+    time_column = _find_time_column(table, time_col, strict=True, name=name)
+    numeric = _numeric_columns(table, exclude={time_column})
+    if not numeric:
+        others = [c for c in table.columns if c != time_column]
+        raise DataError(f"{name} has no numeric column to forecast (columns: {', '.join(others) or 'none'}). "
+                        "Add a column of numbers, or check the delimiter.")
+    targets = _choose_targets(name, table, target, numeric, time_column)
+    features = list(features or [])
+    for column in features:
+        _require_column(name, table, column, "--features")
+        if column == time_column or column in targets:
+            raise DataError(f"--features {column} is also the {'time column' if column == time_column else 'target'}. "
+                            "Pass each column once.")
+    columns = targets + [c for c in dict.fromkeys(features)]
+    values = np.array([[_number(name, row.get(column), column, index) for column in columns]
+                       for index, row in enumerate(table.rows)], dtype=np.float64).reshape(len(table.rows), len(columns))
+    notes: list[str] = []
+    times = None
+    if time_column is not None:
+        times = _parse_times(name, table, time_column)
+        order = np.argsort(times.values, kind="stable")
+        if np.any(order != np.arange(len(order))):
+            notes.append(f"{name}: rows were not in time order; sorted them by '{time_column}'.")
+            times, values = times[order], values[order]
+        _reject_duplicates(name, times, order, time_column)
+    for index, column in enumerate(targets):
+        if np.all(np.isnan(values[:, index])):
+            raise DataError(f"{name}: the target column '{column}' has no values (every row is empty or NA). "
+                            "Pick another --target.")
+    step = None
+    if times is not None and len(times) >= 2:
+        step, grid = _regular_step(times)
+        if grid is None:
+            notes.append(f"{name}: the timestamps are irregular (steps of {_describe_gaps(times)}); the rows are used "
+                         "as equally spaced steps.")
+        elif len(grid) > len(times):
+            inserted = len(grid) - len(times)
+            frame = pd.DataFrame(values, index=times).reindex(grid)
+            times, values = grid, frame.to_numpy(dtype=np.float64)
+            notes.append(f"{name}: {inserted} timestamp(s) missing from the regular {_describe_step(step)} grid were "
+                         "inserted as missing values.")
+    values, counts = _fill_missing(name, values, times, columns, missing)
+    filled = sum(counts)
+    if filled:
+        shown = ", ".join(f"{n} in '{c}'" for c, n in zip(columns, counts) if n)
+        how = "by time" if times is not None else "linearly"
+        notes.append(f"{name}: interpolated {filled} missing value(s) {how} ({shown}). "
+                     "Pass --missing error to stop instead.")
+    detected = season_for(step, times) if season is None else season
+    series = Series(name=name, columns=columns, num_targets=len(targets), values=values, times=times,
+                    time_column=time_column, step=step, season=detected, notes=notes, filled=filled)
+    return series
+
+
+# -- columns --------------------------------------------------------------------------------
+
+
+def _find_time_column(table: Table, named: str | None, strict: bool, name: str = "") -> str | None:
+    if named is not None:
+        _require_column(name, table, named, "--time-col")
+        return named
+    by_name = [c for c in table.columns if c.strip().lower() in TIME_NAMES]
+    for column in by_name:
+        if _parses_as_time(table, column):
+            return column
+    for column in table.columns:
+        if column in by_name or _is_numeric_column(table, column):
+            continue
+        if _parses_as_time(table, column):
+            return column
+    if by_name and strict:
+        column = by_name[0]
+        if not _is_numeric_column(table, column):
+            _parse_times(name, table, column)  # raises, naming the line that does not parse
+    return None
+
+
+def _parses_as_time(table: Table, column: str) -> bool:
+    import pandas as pd
+
+    sample = [_cell(row.get(column)) for row in table.rows[:200]]
+    sample = [value for value in sample if value.lower() not in MISSING]
+    if not sample:
+        return False
+    if all(_is_number(value) for value in sample):
+        # Whole years (1949, 1950, ...) are a time column only under a time-like name.
+        return column.strip().lower() in ("year", "date", "time", "period", "ds") and all(
+            float(value).is_integer() and 1000 <= float(value) <= 3000 for value in sample)
+    parsed = _to_datetime(pd, sample)
+    return parsed is not None
+
+
+def _to_datetime(pd, values: list[str]):
+    """Parse with one inferred format (then day-first); `None` when some value does not parse."""
+    import warnings
+
+    for dayfirst in (False, True):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                parsed = pd.to_datetime(pd.Series(values, dtype=object), errors="coerce", dayfirst=dayfirst)
+            except (ValueError, TypeError, OverflowError):
+                continue
+        if not parsed.isna().any():
+            return parsed
+    return None
+
+
+def _parse_times(name: str, table: Table, column: str):
+    import pandas as pd
+
+    raw = [_cell(row.get(column)) for row in table.rows]
+    for index, value in enumerate(raw):
+        if value.lower() in MISSING:
+            raise DataError(f"{name} line {index + 2}: the time column '{column}' is empty. Fill it in or remove the row.")
+    values = raw
+    if all(_is_number(value) and float(value).is_integer() for value in raw):
+        values = [str(int(float(value))) for value in raw]  # whole years
+    parsed = _to_datetime(pd, values)
+    if parsed is None:
+        parsed = pd.to_datetime(pd.Series(values, dtype=object), errors="coerce", format="mixed")
+        bad = int(np.flatnonzero(parsed.isna().to_numpy())[0]) if parsed.isna().any() else None
+        if bad is not None:
+            raise DataError(f"{name} line {bad + 2}: '{raw[bad]}' in the time column '{column}' is not a date or time. "
+                            "Fix that value, or name the right column with --time-col.")
+    index = pd.DatetimeIndex(parsed)
+    if index.tz is not None:
+        index = index.tz_convert(None)
+    return index
+
+
+def _reject_duplicates(name: str, times, order: np.ndarray, column: str) -> None:
+    duplicated = times.duplicated()
+    if duplicated.any():
+        at = int(np.flatnonzero(duplicated)[0])
+        lines = sorted(int(order[i]) + 2 for i in np.flatnonzero(times == times[at]))
+        shown = format_times(times[at:at + 1])[0]
+        raise DataError(f"{name}: the time '{shown}' appears {len(lines)} times in '{column}' (lines "
+                        f"{', '.join(map(str, lines[:5]))}). Keep one row per timestamp (aggregate them first).")
+
+
+def _numeric_columns(table: Table, exclude: set) -> list[str]:
+    return [c for c in table.columns if c not in exclude and _is_numeric_column(table, c)]
+
+
+def _is_numeric_column(table: Table, column: str) -> bool:
+    values = [_cell(row.get(column)) for row in table.rows]
+    present = [value for value in values if value.lower() not in MISSING]
+    # Mostly numbers is a numeric column with a typo, which is then reported by its line.
+    return bool(present) and sum(_is_number(value) for value in present) >= 0.8 * len(present)
+
+
+def _choose_targets(name: str, table: Table, target: list[str] | None, numeric: list[str],
+                    time_column: str | None) -> list[str]:
+    if target:
+        for column in target:
+            _require_column(name, table, column, "--target")
+            if column == time_column:
+                raise DataError(f"--target {column} is the time column of {name}. Pass a column of values; "
+                                f"numeric columns: {', '.join(numeric)}.")
+        if len(set(target)) != len(target):
+            raise DataError(f"--target names a column twice: {','.join(target)}.")
+        return list(target)
+    if len(numeric) == 1:
+        return numeric
+    raise DataError(f"{name} has several numeric columns ({', '.join(numeric)}). Pass --target COL "
+                    "(or --target a,b to forecast several).")
+
+
+def _require_column(name: str, table: Table, column: str, option: str) -> None:
+    if column not in table.columns:
+        raise DataError(f"{option} '{column}' is not a column of {name}. Its columns: {', '.join(table.columns)}.")
+
+
+def _number(name: str, value, column: str, index: int) -> float:
+    text = _cell(value)
+    if text.lower() in MISSING:
+        return np.nan
+    try:
+        number = float(text)
+    except ValueError:
+        raise DataError(f"{name} line {index + 2}: '{text[:40]}' in column '{column}' is not a number. Fix it, "
+                        "or leave it empty to have it interpolated.") from None
+    if not np.isfinite(number):
+        raise DataError(f"{name} line {index + 2}: '{text}' in column '{column}' is not a finite number.")
+    return number
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(int(value))
+    return str(value).strip()
+
+
+def _is_number(value: str) -> bool:
+    try:
+        return np.isfinite(float(value))
+    except ValueError:
+        return False
+
+
+# -- regularity, gaps and season -------------------------------------------------------------
+
+
+def _regular_step(times):
+    """The time step, and the regular grid from the first to the last timestamp (`None` if the
+    timestamps do not lie on one)."""
+    import pandas as pd
+
+    if len(times) >= 3:
+        freq = pd.infer_freq(times)
+        if freq is not None:
+            return {"freq": freq}, times
+    deltas = np.diff(times.values).astype("timedelta64[s]").astype(np.int64)
+    median = float(np.median(deltas))
+    days = median / 86400
+    candidates = []
+    if 27 <= days <= 32 or 88 <= days <= 93 or 360 <= days <= 367:
+        months = 1 if days <= 32 else 3 if days <= 93 else 12
+        if all(t.day == 1 for t in times):
+            candidates.append({"freq": {1: "MS", 3: "QS", 12: "YS"}[months] + ("" if months == 1 else f"-{_month_code(times[0])}")})
+        if all(t.is_month_end for t in times):
+            candidates.append({"freq": {1: "ME", 3: "QE", 12: "YE"}[months] + ("" if months == 1 else f"-{_month_code(times[0])}")})
+        candidates.append({"months": months})
+    candidates.append({"seconds": int(round(median))})
+    for step in candidates:
+        grid = _grid(times, step)
+        if grid is not None and len(grid) <= 2 * len(times) and times.isin(grid).all():
+            return step, grid
+    return candidates[-1], None
+
+
+def _month_code(timestamp) -> str:
+    return timestamp.strftime("%b").upper()
+
+
+def _grid(times, step: dict):
+    import pandas as pd
+
+    try:
+        if "freq" in step:
+            return pd.date_range(times[0], times[-1], freq=step["freq"])
+        if "months" in step:
+            count = (times[-1].year - times[0].year) * 12 + times[-1].month - times[0].month
+            return pd.DatetimeIndex([times[0] + pd.DateOffset(months=k) for k in range(0, count + 1, step["months"])])
+        seconds = step["seconds"]
+        if seconds <= 0:
+            return None
+        span = (times[-1] - times[0]).total_seconds()
+        if span / seconds > 10 * len(times):
+            return None
+        return pd.date_range(times[0], times[-1], freq=pd.Timedelta(seconds=seconds))
+    except (ValueError, OverflowError):
+        return None
+
+
+def season_for(step: dict | None, times) -> int:
+    """Steps per cycle: monthly 12, quarterly 4, weekly 52, daily 7 (5 on business days),
+    hourly 24, half-hourly 48, ...; yearly and unknown 1."""
+    if step is None or times is None or len(times) < 2:
+        return 1
+    seconds = float(np.median(np.diff(times.values).astype("timedelta64[s]").astype(np.int64)))
+    days = seconds / 86400
+    if days >= 360:
+        return 1
+    if 88 <= days <= 93:
+        return 4
+    if 27 <= days <= 32:
+        return 12
+    if 6.5 <= days <= 7.5:
+        return 52
+    if 0.9 <= days <= 1.1:
+        weekends = any(t.dayofweek >= 5 for t in times[:100])
+        return 7 if weekends else 5
+    if seconds <= 0 or days > 1:
+        return 1
+    per_day = round(86400 / seconds)
+    if per_day <= 1000:
+        return max(per_day, 1)
+    per_hour = round(3600 / seconds)
+    return per_hour if per_hour <= 1000 else 60
+
+
+def _describe_step(step: dict) -> str:
+    if "freq" in step:
+        return f"'{step['freq']}'"
+    if "months" in step:
+        return f"{step['months']}-month"
+    return _seconds(step["seconds"]).replace("1 days", "daily").replace("1 hours", "hourly")
+
+
+def _describe_gaps(times) -> str:
+    deltas = np.diff(times.values).astype("timedelta64[s]").astype(np.int64)
+    low, high = int(deltas.min()), int(deltas.max())
+    return f"{_seconds(low)} to {_seconds(high)}"
+
+
+def _seconds(value: int) -> str:
+    for unit, size in (("days", 86400), ("hours", 3600), ("minutes", 60)):
+        if value >= size:
+            return f"{value / size:g} {unit}"
+    return f"{value} s"
+
+
+# -- missing values --------------------------------------------------------------------------
+
+
+def _fill_missing(name: str, values: np.ndarray, times, columns: list[str], missing: str):
+    holes = np.isnan(values)
+    count = int(holes.sum())
+    if not count:
+        return values, [0] * len(columns)
+    if missing == "error":
+        row, column = (int(i) for i in np.argwhere(holes)[0])
+        raise DataError(f"{name} has {count} missing value(s) (the first: column '{columns[column]}', step {row + 1}). "
+                        "Fill them in, or drop --missing error to interpolate them by time.")
+    import pandas as pd
+
+    frame = pd.DataFrame(values, index=times if times is not None else None)
+    method = "time" if times is not None else "linear"
+    filled = frame.interpolate(method=method, limit_direction="both").to_numpy(dtype=np.float64)
+    return filled, [int(n) for n in holes.sum(axis=0)]
+
+
+# -- built-in series --------------------------------------------------------------------------
+
+
+def _statsmodels_table(name: str) -> Table:
+    try:
+        import statsmodels.api as sm
+    except ImportError:
+        raise DataError(f"The built-in series '{name}' comes with statsmodels, which is not installed. "
+                        "Run `pip install statsmodels`, or pass a CSV file.") from None
+    if name == "co2":
+        frame = sm.datasets.co2.load_pandas().data
+        rows = [{"date": t.strftime("%Y-%m-%d"), "co2": "" if np.isnan(v) else repr(float(v))}
+                for t, v in zip(frame.index, frame["co2"])]
+        return Table(["date", "co2"], rows)
+    if name == "sunspots":
+        frame = sm.datasets.sunspots.load_pandas().data
+        return Table(["year", "sunspots"], [{"year": str(int(y)), "sunspots": repr(float(v))}
+                                             for y, v in zip(frame["YEAR"], frame["SUNACTIVITY"])])
+    frame = sm.datasets.nile.load_pandas().data
+    return Table(["year", "volume"], [{"year": str(int(y)), "volume": repr(float(v))}
+                                       for y, v in zip(frame["year"], frame["volume"])])
+
+
+def read_columns(path, encoding: str | None) -> tuple[list[str], str]:
+    """The column names of a file (or built-in series) and its name for messages."""
+    if str(path) in STATSMODELS_SERIES:
+        return _statsmodels_table(str(path)).columns, str(path)
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise DataError(f"No such file: {path}. Pass a CSV/TSV/JSONL with the columns the run was trained on.")
+    return read_table(path, encoding, purpose="forecast from", head=1).columns, path.name
+
+
+def table_from_dataframe(frame) -> Table:
+    """A pandas DataFrame as a table of strings; a DatetimeIndex becomes a `date` column."""
+    import pandas as pd
+
+    if isinstance(frame.index, pd.DatetimeIndex):
+        frame = frame.reset_index(names=frame.index.name or "date")
+    columns = [str(column) for column in frame.columns]
+    rows = []
+    for record in frame.itertuples(index=False, name=None):
+        rows.append({column: "" if _is_missing(value) else (value.isoformat() if hasattr(value, "isoformat") else str(value))
+                     for column, value in zip(columns, record)})
+    return Table(columns, rows)
+
+
+def _is_missing(value) -> bool:
+    try:
+        import pandas as pd
+
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
