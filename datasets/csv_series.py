@@ -147,10 +147,12 @@ def series_from_table(name: str, table: Table, target: list[str] | None, time_co
 
     time_column = _find_time_column(table, time_col, strict=True, name=name)
     numeric = _numeric_columns(table, exclude={time_column})
-    if not numeric:
+    if not numeric and not target:
         others = [c for c in table.columns if c != time_column]
-        raise DataError(f"{name} has no numeric column to forecast (columns: {', '.join(others) or 'none'}). "
-                        "Add a column of numbers, or check the delimiter.")
+        empty = [c for c in others if all(_cell(row.get(c)).lower() in MISSING for row in table.rows)]
+        raise DataError(f"{name} has no numeric column to forecast (columns: {', '.join(others) or 'none'}"
+                        f"{'; empty: ' + ', '.join(empty) if empty else ''}). Add a column of numbers, or check "
+                        "the delimiter.")
     targets = _choose_targets(name, table, target, numeric, time_column)
     features = list(features or [])
     for column in features:

@@ -38,3 +38,20 @@ def sentiment_run(tmp_path_factory, reviews):
 
     out = tmp_path_factory.mktemp("runs") / "sentiment"
     return rnnkit.train(str(reviews), task="sentiment", out=out, **TINY_SENTIMENT)
+
+
+@pytest.fixture(scope="session")
+def series(tmp_path_factory):
+    from tests.helpers import make_series
+
+    return make_series(tmp_path_factory.mktemp("data") / "series.csv")
+
+
+@pytest.fixture(scope="session")
+def forecast_run(tmp_path_factory, series):
+    """One tiny forecaster shared by the tests that only read it."""
+    import rnnkit
+    from tests.helpers import TINY_FORECAST
+
+    out = tmp_path_factory.mktemp("runs") / "forecast"
+    return rnnkit.train(str(series), task="forecast", target="value", out=out, **TINY_FORECAST)

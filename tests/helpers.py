@@ -69,3 +69,36 @@ def make_reviews(path: Path, rows: int = 240, labels: tuple[str, ...] = ("neg", 
         writer.writerow(columns)
         writer.writerows(records)
     return path
+
+
+# A forecaster small enough to train, forecast and export in seconds.
+TINY_FORECAST = dict(units=8, layers=1, epochs=3, batch_size=16, seed=1, horizon=6, window=12, early_stopping=False)
+
+
+def make_series(path: Path, rows: int = 96, start: str = "2000-01-01", freq: str = "MS", seed: int = 0,
+                missing: tuple[int, ...] = (), extra: bool = False, shuffle: bool = False) -> Path:
+    """Write a CSV of a synthetic monthly-like series (trend + season 12 + noise): `date,value`
+    (and `a,b,c` columns when `extra`); rows listed in `missing` are left empty."""
+    import csv
+
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    steps = np.arange(rows)
+    value = 100 + 0.5 * steps + 10 * np.sin(2 * np.pi * steps / 12) + rng.normal(0, 1, rows)
+    times = pd.date_range(start, periods=rows, freq=freq)
+    records = []
+    for index in range(rows):
+        cells = [times[index].strftime("%Y-%m-%d %H:%M" if freq.endswith(("h", "min")) else "%Y-%m-%d"),
+                 "" if index in missing else f"{value[index]:.3f}"]
+        if extra:
+            cells += [f"{value[index] * 0.5 + 3:.3f}", f"{np.cos(2 * np.pi * index / 12):.3f}"]
+        records.append(cells)
+    if shuffle:
+        rng.shuffle(records)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["date", "value"] + (["other", "signal"] if extra else []))
+        writer.writerows(records)
+    return path
