@@ -8,9 +8,9 @@ quantiles of every step of the horizon, trained with the pinball loss). Postproc
 the training metrics and the SavedModel run.
 
 The series is split in time order: the last part for testing, the part before it for
-validation (early stopping, the best epoch), the rest for training. The metrics are those
-of every forecast whose horizon lies inside the test part, next to the naive, seasonal
-naive and mean baselines on the same windows.
+validation (early stopping, the best epoch: every forecast that ends in it), the rest for
+training. The metrics are those of every forecast whose horizon lies wholly inside the test
+part, next to the naive, seasonal naive and mean baselines on the same windows.
 """
 
 from __future__ import annotations
@@ -99,7 +99,9 @@ class ForecastTask(Task):
         return PreparedData(
             preprocessor=preprocessor,
             train=series.values[:train_end],
-            validation=series.values[train_end - window:validation_end],
+            # Every forecast that ends inside the validation part: with a short series, the
+            # windows wholly inside it would be one or two, too few to pick the best epoch by.
+            validation=series.values[train_end - window - horizon + 1:validation_end],
             test=(series, validation_end),
             warnings=warnings,
         )
