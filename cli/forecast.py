@@ -34,7 +34,7 @@ def forecast(
     if json_output:
         typer.echo(json.dumps(result))
         return
-    several = "," in result["target"]
+    several = any("target" in item for item in result["forecast"])
     table = Table(title=escape(f"forecast of {result['target']} after {data}"))
     table.add_column("time")
     if several:

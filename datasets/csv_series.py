@@ -97,16 +97,14 @@ def format_times(times) -> list[str]:
     return [t.isoformat() for t in times]
 
 
-def is_series_file(path: Path) -> bool:
-    """Whether a table has a time column and a numeric column (so it is for forecasting).
-
-    Reads only the first rows; never raises for content it cannot read.
-    """
+def is_series_file(path: Path, encoding: str | None = None) -> bool:
+    """Whether a table has a time column and only numeric columns beside it (so it is for
+    forecasting). Looks at the first 50 rows; never raises for content it cannot read."""
     suffix = _inner_suffix(path)
     if suffix not in TABLE_SUFFIXES and suffix not in JSONL_SUFFIXES:
         return False
     try:
-        table = read_table(path, None, head=50)
+        table = read_table(path, encoding, head=50)
     except DataError:
         return False
     if not table.rows:
@@ -146,7 +144,12 @@ def series_from_table(name: str, table: Table, target: list[str] | None, time_co
     import pandas as pd
 
     time_column = _find_time_column(table, time_col, strict=True, name=name)
-    numeric = _numeric_columns(table, exclude={time_column})
+    notes: list[str] = []
+    unread = [c for c in table.columns if time_column is None and c.strip().lower() in TIME_NAMES]
+    if unread:
+        notes.append(f"{name}: '{unread[0]}' holds numbers that are not dates (years or YYYYMMDD); the rows are used "
+                     "as equally spaced steps in file order. Convert them to dates to have them read.")
+    numeric = _numeric_columns(table, exclude={time_column, *unread})
     if not numeric and not target:
         others = [c for c in table.columns if c != time_column]
         empty = [c for c in others if all(_cell(row.get(c)).lower() in MISSING for row in table.rows)]
@@ -161,9 +164,8 @@ def series_from_table(name: str, table: Table, target: list[str] | None, time_co
             raise DataError(f"--features {column} is also the {'time column' if column == time_column else 'target'}. "
                             "Pass each column once.")
     columns = targets + [c for c in dict.fromkeys(features)]
-    values = np.array([[_number(name, row.get(column), column, index) for column in columns]
+    values = np.array([[_number(name, row.get(column), column, index + table.first_line) for column in columns]
                        for index, row in enumerate(table.rows)], dtype=np.float64).reshape(len(table.rows), len(columns))
-    notes: list[str] = []
     times = None
     if time_column is not None:
         times = _parse_times(name, table, time_column)
@@ -171,11 +173,12 @@ def series_from_table(name: str, table: Table, target: list[str] | None, time_co
         if np.any(order != np.arange(len(order))):
             notes.append(f"{name}: rows were not in time order; sorted them by '{time_column}'.")
             times, values = times[order], values[order]
-        _reject_duplicates(name, times, order, time_column)
-    for index, column in enumerate(targets):
+        _reject_duplicates(name, times, order, time_column, table.first_line)
+    for index, column in enumerate(columns):
         if np.all(np.isnan(values[:, index])):
-            raise DataError(f"{name}: the target column '{column}' has no values (every row is empty or NA). "
-                            "Pick another --target.")
+            role = "target" if index < len(targets) else "feature"
+            raise DataError(f"{name}: the {role} column '{column}' has no values (every row is empty or NA). "
+                            f"Pick another {'--target' if role == 'target' else '--features'}.")
     step = None
     if times is not None and len(times) >= 2:
         step, grid = _regular_step(times)
@@ -183,12 +186,25 @@ def series_from_table(name: str, table: Table, target: list[str] | None, time_co
             notes.append(f"{name}: the timestamps are irregular (steps of {_describe_gaps(times)}); the rows are used "
                          "as equally spaced steps.")
         elif len(grid) > len(times):
-            inserted = len(grid) - len(times)
+            absent = grid[~grid.isin(times)]
+            if missing == "error":
+                raise DataError(f"{name} has no row for {len(absent)} timestamp(s) of its regular "
+                                f"{_describe_step(step)} grid (the first: {format_times(absent[:1])[0]}). Add those "
+                                "rows, or drop --missing error to have them interpolated.")
             frame = pd.DataFrame(values, index=times).reindex(grid)
             times, values = grid, frame.to_numpy(dtype=np.float64)
-            notes.append(f"{name}: {inserted} timestamp(s) missing from the regular {_describe_step(step)} grid were "
-                         "inserted as missing values.")
-    values, counts = _fill_missing(name, values, times, columns, missing)
+            notes.append(f"{name}: {len(absent)} timestamp(s) missing from the regular {_describe_step(step)} grid "
+                         f"(the first: {format_times(absent[:1])[0]}) were inserted as missing values.")
+    if missing == "error" and np.isnan(values).any():
+        row, column = (int(i) for i in np.argwhere(np.isnan(values))[0])
+        at = format_times(times[row:row + 1])[0] if times is not None else f"row {row + 1}"
+        raise DataError(f"{name} has {int(np.isnan(values).sum())} missing value(s) (the first: column "
+                        f"'{columns[column]}' at {at}). Fill them in, or drop --missing error to interpolate them.")
+    values, times, trimmed = _trim_missing_ends(values, times)
+    if trimmed:
+        notes.append(f"{name}: dropped {trimmed} row(s) at the start or end with missing values (nothing to "
+                     "interpolate them from).")
+    values, counts = _fill_missing(values, times, columns)
     filled = sum(counts)
     if filled:
         shown = ", ".join(f"{n} in '{c}'" for c, n in zip(columns, counts) if n)
@@ -221,6 +237,7 @@ def _find_time_column(table: Table, named: str | None, strict: bool, name: str =
         column = by_name[0]
         if not _is_numeric_column(table, column):
             _parse_times(name, table, column)  # raises, naming the line that does not parse
+            return column  # parses, though not in one format
     return None
 
 
@@ -232,57 +249,80 @@ def _parses_as_time(table: Table, column: str) -> bool:
     if not sample:
         return False
     if all(_is_number(value) for value in sample):
-        # Whole years (1949, 1950, ...) are a time column only under a time-like name.
-        return column.strip().lower() in ("year", "date", "time", "period", "ds") and all(
-            float(value).is_integer() and 1000 <= float(value) <= 3000 for value in sample)
-    parsed = _to_datetime(pd, sample)
-    return parsed is not None
+        # Whole years (1949) or YYYYMMDD (20200131) are a time column only under a time-like name.
+        return column.strip().lower() in TIME_NAMES and _numeric_times(sample) is not None
+    return _to_datetime(pd, sample) is not None
 
 
-def _to_datetime(pd, values: list[str]):
-    """Parse with one inferred format (then day-first); `None` when some value does not parse."""
+def _numeric_times(values: list[str]) -> list[str] | None:
+    """Whole years or YYYYMMDD numbers as date strings; `None` for other numbers."""
+    if not all(float(value).is_integer() for value in values):
+        return None
+    numbers = [int(float(value)) for value in values]
+    if all(1000 <= n <= 3000 for n in numbers):
+        return [str(n) for n in numbers]
+    if all(10000101 <= n <= 30001231 for n in numbers):
+        return [f"{n // 10000:04d}-{n // 100 % 100:02d}-{n % 100:02d}" for n in numbers]
+    return None
+
+
+def _to_datetime(pd, values: list[str], **options):
+    """Parse with one inferred format (then day-first); `None` when some value does not parse.
+    Times with UTC offsets are converted to UTC (an offset that changes at daylight saving
+    time would otherwise leave them unparsed)."""
     import warnings
 
     for dayfirst in (False, True):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                parsed = pd.to_datetime(pd.Series(values, dtype=object), errors="coerce", dayfirst=dayfirst)
-            except (ValueError, TypeError, OverflowError):
-                continue
-        if not parsed.isna().any():
-            return parsed
+        for utc in (False, True):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                try:
+                    parsed = pd.to_datetime(pd.Series(values, dtype=object), errors="coerce", dayfirst=dayfirst,
+                                            utc=utc, **options)
+                except (ValueError, TypeError, OverflowError):
+                    continue
+            if not parsed.isna().any():
+                return parsed
     return None
 
 
 def _parse_times(name: str, table: Table, column: str):
     import pandas as pd
 
+    first_line = table.first_line
     raw = [_cell(row.get(column)) for row in table.rows]
     for index, value in enumerate(raw):
         if value.lower() in MISSING:
-            raise DataError(f"{name} line {index + 2}: the time column '{column}' is empty. Fill it in or remove the row.")
+            raise DataError(f"{name} line {index + first_line}: the time column '{column}' is empty. Fill it in or "
+                            "remove the row.")
     values = raw
-    if all(_is_number(value) and float(value).is_integer() for value in raw):
-        values = [str(int(float(value))) for value in raw]  # whole years
+    if all(_is_number(value) for value in raw):
+        values = _numeric_times(raw)
+        if values is None:
+            raise DataError(f"{name} line {first_line}: '{raw[0]}' in the time column '{column}' is a number, neither "
+                        "years nor YYYYMMDD dates (Unix seconds are not read). Convert them to dates (e.g. "
+                        "2020-01-31), or drop --time-col to use the rows as equally spaced steps.")
     parsed = _to_datetime(pd, values)
     if parsed is None:
-        parsed = pd.to_datetime(pd.Series(values, dtype=object), errors="coerce", format="mixed")
-        bad = int(np.flatnonzero(parsed.isna().to_numpy())[0]) if parsed.isna().any() else None
-        if bad is not None:
-            raise DataError(f"{name} line {bad + 2}: '{raw[bad]}' in the time column '{column}' is not a date or time. "
-                            "Fix that value, or name the right column with --time-col.")
+        parsed = _to_datetime(pd, values, format="mixed")
+    if parsed is None:
+        for index, value in enumerate(values):
+            if _to_datetime(pd, [value], format="mixed") is None:
+                raise DataError(f"{name} line {index + first_line}: '{raw[index]}' in the time column '{column}' is not "
+                                "a date or time. Fix that value, or name the right column with --time-col.")
+        raise DataError(f"{name}: the time column '{column}' mixes date formats that cannot be read together. "
+                        "Write every date the same way (e.g. 2020-01-31).")
     index = pd.DatetimeIndex(parsed)
     if index.tz is not None:
-        index = index.tz_convert(None)
+        index = index.tz_localize(None)  # the wall-clock time the file shows (UTC for mixed offsets)
     return index
 
 
-def _reject_duplicates(name: str, times, order: np.ndarray, column: str) -> None:
+def _reject_duplicates(name: str, times, order: np.ndarray, column: str, first_line: int) -> None:
     duplicated = times.duplicated()
     if duplicated.any():
         at = int(np.flatnonzero(duplicated)[0])
-        lines = sorted(int(order[i]) + 2 for i in np.flatnonzero(times == times[at]))
+        lines = sorted(int(order[i]) + first_line for i in np.flatnonzero(times == times[at]))
         shown = format_times(times[at:at + 1])[0]
         raise DataError(f"{name}: the time '{shown}' appears {len(lines)} times in '{column}' (lines "
                         f"{', '.join(map(str, lines[:5]))}). Keep one row per timestamp (aggregate them first).")
@@ -321,17 +361,17 @@ def _require_column(name: str, table: Table, column: str, option: str) -> None:
         raise DataError(f"{option} '{column}' is not a column of {name}. Its columns: {', '.join(table.columns)}.")
 
 
-def _number(name: str, value, column: str, index: int) -> float:
+def _number(name: str, value, column: str, line: int) -> float:
     text = _cell(value)
     if text.lower() in MISSING:
         return np.nan
     try:
         number = float(text)
     except ValueError:
-        raise DataError(f"{name} line {index + 2}: '{text[:40]}' in column '{column}' is not a number. Fix it, "
+        raise DataError(f"{name} line {line}: '{text[:40]}' in column '{column}' is not a number. Fix it, "
                         "or leave it empty to have it interpolated.") from None
     if not np.isfinite(number):
-        raise DataError(f"{name} line {index + 2}: '{text}' in column '{column}' is not a finite number.")
+        raise DataError(f"{name} line {line}: '{text}' in column '{column}' is not a finite number.")
     return number
 
 
@@ -366,6 +406,8 @@ def _regular_step(times):
     median = float(np.median(deltas))
     days = median / 86400
     candidates = []
+    if 0.9 <= days <= 1.1 and not any(t.dayofweek >= 5 for t in times):
+        candidates.append({"freq": "B"})  # business days with holidays
     if 27 <= days <= 32 or 88 <= days <= 93 or 360 <= days <= 367:
         months = 1 if days <= 32 else 3 if days <= 93 else 12
         if all(t.day == 1 for t in times):
@@ -456,20 +498,28 @@ def _seconds(value: int) -> str:
 # -- missing values --------------------------------------------------------------------------
 
 
-def _fill_missing(name: str, values: np.ndarray, times, columns: list[str], missing: str):
+def _trim_missing_ends(values: np.ndarray, times):
+    """Drop the leading and trailing rows with a missing value: interpolation would only copy
+    the nearest value into them (and a forecast must start after the last real row)."""
+    complete = np.flatnonzero(~np.isnan(values).any(axis=1))
+    if not len(complete):
+        return values, times, 0
+    first, last = int(complete[0]), int(complete[-1]) + 1
+    trimmed = len(values) - (last - first)
+    if not trimmed:
+        return values, times, 0
+    return values[first:last], (times[first:last] if times is not None else None), trimmed
+
+
+def _fill_missing(values: np.ndarray, times, columns: list[str]):
     holes = np.isnan(values)
-    count = int(holes.sum())
-    if not count:
+    if not holes.any():
         return values, [0] * len(columns)
-    if missing == "error":
-        row, column = (int(i) for i in np.argwhere(holes)[0])
-        raise DataError(f"{name} has {count} missing value(s) (the first: column '{columns[column]}', step {row + 1}). "
-                        "Fill them in, or drop --missing error to interpolate them by time.")
     import pandas as pd
 
     frame = pd.DataFrame(values, index=times if times is not None else None)
     method = "time" if times is not None else "linear"
-    filled = frame.interpolate(method=method, limit_direction="both").to_numpy(dtype=np.float64)
+    filled = frame.interpolate(method=method, limit_area="inside").to_numpy(dtype=np.float64)
     return filled, [int(n) for n in holes.sum(axis=0)]
 
 
@@ -506,12 +556,17 @@ def read_columns(path, encoding: str | None) -> tuple[list[str], str]:
     return read_table(path, encoding, purpose="forecast from", head=1).columns, path.name
 
 
-def table_from_dataframe(frame) -> Table:
-    """A pandas DataFrame as a table of strings; a DatetimeIndex becomes a `date` column."""
+def table_from_dataframe(frame, time_column: str | None = None) -> Table:
+    """A pandas DataFrame as a table of strings; a DatetimeIndex becomes the time column
+    (named `time_column`, its own name, or `date`)."""
     import pandas as pd
 
-    if isinstance(frame.index, pd.DatetimeIndex):
-        frame = frame.reset_index(names=frame.index.name or "date")
+    if isinstance(frame.index, pd.DatetimeIndex) and not (time_column and time_column in frame.columns):
+        name = time_column or frame.index.name or "date"
+        if name in frame.columns:
+            raise DataError(f"The DataFrame has a DatetimeIndex and a column '{name}'. Keep one of them "
+                            "(frame.reset_index(drop=True) drops the index).")
+        frame = frame.reset_index(names=name)
     columns = [str(column) for column in frame.columns]
     rows = []
     for record in frame.itertuples(index=False, name=None):

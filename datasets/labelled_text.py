@@ -57,6 +57,7 @@ class LabelledTexts:
 class Table:
     columns: list[str]
     rows: list[dict] = field(default_factory=list)
+    first_line: int = 2  # the file line of rows[0]: after a CSV header, 1 in JSONL
 
 
 def is_labelled_file(path: Path) -> bool:
@@ -233,7 +234,7 @@ def _parse_jsonl(path: Path, text: str) -> Table:
             raise DataError(f"{path.name} line {number} is not a JSON object with text and label fields. Fix or remove that line.")
         columns.update(dict.fromkeys(row))
         rows.append(row)
-    return Table(list(columns), rows)
+    return Table(list(columns), rows, first_line=1)
 
 
 def _from_table(path: Path, table: Table, text_col: str | None, label_col: str | None) -> LabelledTexts:

@@ -11,6 +11,10 @@ The public API (TensorFlow is imported only when a model is built or loaded):
     run = rnnkit.train("reviews.csv", task="sentiment", out="runs/reviews")
     run.predict(["a wonderful film", "dull and too long"])
     run.export("exported/demo", format="savedmodel")
+
+    run = rnnkit.train("passengers.csv", task="forecast", target="passengers", horizon=12)
+    run.forecast("passengers.csv", plot="forecast.png")
+    run.evaluate("passengers.csv", backtest=4)
 """
 
 __version__ = "0.1.0"

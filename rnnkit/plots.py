@@ -80,10 +80,6 @@ def forecast_plot(path: Path, series, result: dict, origin: int, title: str) -> 
     import numpy as np
 
     path = Path(path)
-    if path.suffix.lower() != ".png":
-        from rnnkit.errors import ConfigError
-
-        raise ConfigError(f"--plot writes a PNG image; name it with .png. Received: {path}")
     path.parent.mkdir(parents=True, exist_ok=True)
     horizon = len(result["times"])
     shown = max(4 * horizon, 3 * max(series.season, 1) if series.season <= 200 else 0, 48)

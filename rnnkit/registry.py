@@ -31,7 +31,7 @@ def get_task(name: str):
     return getattr(importlib.import_module(module_name), class_name)()
 
 
-def infer_task(data: str) -> str:
+def infer_task(data: str, encoding: str | None = None) -> str:
     """Guess the task from the data argument; ambiguity is an error naming `--task`."""
     from rnnkit.datasets.builtin import BUILTIN_DATASETS
     from rnnkit.datasets.csv_series import is_series_file
@@ -57,7 +57,7 @@ def infer_task(data: str) -> str:
         return "textgen"
     if path.suffix.lower() == ".txt":
         return "textgen"
-    if is_series_file(path):
+    if is_series_file(path, encoding):
         return "forecast"
     if is_labelled_file(path):
         return "sentiment"

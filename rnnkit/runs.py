@@ -214,6 +214,14 @@ class Run:
             {'time': '1961-01-01', 'value': 447.1, 'lower': 431.0, 'upper': 462.9}
         """
         self.require_task("forecast", "forecast")
+        if plot is not None:
+            plot = Path(plot)
+            if plot.suffix.lower() != ".png":
+                raise ConfigError(f"--plot writes a PNG image; name it with .png. Received: {plot}")
+            try:
+                plot.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise RunError(f"Cannot write the plot to {plot}: {error.strerror}. Choose another path.") from None
         if horizon is not None and not (isinstance(horizon, int) and not isinstance(horizon, bool) and horizon >= 1):
             raise ConfigError(f"horizon must be an integer >= 1. Received: horizon={horizon!r}")
         result = self._task.forecast(self, data, horizon=horizon)
@@ -221,7 +229,10 @@ class Run:
             from rnnkit.plots import forecast_plot
 
             history = result["history"]
-            forecast_plot(Path(plot), history, result, origin=len(history), title=f"forecast from {history.name}")
+            try:
+                forecast_plot(plot, history, result, origin=len(history), title=f"forecast from {history.name}")
+            except OSError as error:
+                raise RunError(f"Cannot write the plot to {plot}: {error.strerror}. Choose another path.") from None
         return forecast_json(result)
 
     def evaluate(self, data: str | Path, **options: Any) -> dict[str, Any]:

@@ -78,7 +78,7 @@ def resolve_config(data: str | None, task: str | None = None, config: str | Path
         data = (raw or {}).get("data", {}).get("path") if raw is not None else getattr(getattr(config, "data", None), "path", None)
     if not data:
         raise ConfigError("No training data given. Pass a file, folder or built-in name (see `rnnkit datasets`).")
-    task_name = task or file_task or infer_task(str(data))
+    task_name = task or file_task or infer_task(str(data), options.get("encoding"))
     task_object = get_task(task_name)
     if raw is not None:
         resolved = Config.from_dict(raw, source=str(config), base=task_object.default_config())
@@ -101,7 +101,8 @@ def train(data: str | Path | None = None, task: str | None = None, out: str | Pa
 
     Args:
         data: a file, folder or built-in data name (`rnnkit datasets`).
-        task: `"textgen"` or `"sentiment"`; inferred from `data` when `None`. Defaults to `None`.
+        task: `"textgen"`, `"sentiment"` or `"forecast"`; inferred from `data` when `None`.
+            Defaults to `None`.
         out: the run folder; `runs/<task>-<timestamp>` when `None`. Defaults to `None`.
         config: a `config.json` (path or `Config`) to start from. Defaults to `None`.
         overwrite: replace a non-empty `out`. Defaults to `False`.
@@ -111,7 +112,8 @@ def train(data: str | Path | None = None, task: str | None = None, out: str | Pa
         **options: flat options as on the command line: `cell`, `layers`, `units`,
             `dropout`, `embedding_dim`, `epochs`, `batch_size`, `learning_rate`,
             `clipnorm`, `seed`, `max_len`, `level`, `vocab_size`, `val_split`,
-            `text_col`, `label_col`, `class_weight`, ...
+            `text_col`, `label_col`, `class_weight`; forecast: `target`, `time_col`,
+            `features`, `horizon`, `window`, `season`, `missing`, ...
 
     Example:
         >>> run = rnnkit.train("python-docs", epochs=1, out="runs/demo")  # doctest: +SKIP

@@ -62,7 +62,7 @@ def test_forecast_reads_only_the_last_window(forecast_run, series, tmp_path):
 
 def test_backtest_over_the_last_horizons(forecast_run, series):
     metrics = forecast_run.evaluate(str(series), backtest=3)
-    assert metrics["split"] == "backtest" and metrics["windows"] == 3
+    assert metrics["split"] == "test" and metrics["backtest"] == 3 and metrics["windows"] == 3
     assert metrics["model"]["mase"] > 0 and "coverage" in metrics["model"]
     assert forecast_run.evaluate(str(series))["windows"] == 1
     with pytest.raises(rnnkit.DataError, match="--backtest 14 or less"):

@@ -81,6 +81,10 @@ class ForecastTask(Task):
             if preprocessor.columns != series.columns:
                 raise DataError(f"{series.name} has the columns {', '.join(series.columns)}, but the run being resumed "
                                 f"was trained on {', '.join(preprocessor.columns)}. Resume with the same data.")
+            if (preprocessor.window, preprocessor.horizon) != (window, horizon):
+                raise ConfigError(f"The run being resumed has --window {preprocessor.window} and --horizon "
+                                  f"{preprocessor.horizon}; they cannot change on --resume. Drop those options, or "
+                                  "train a new run.")
         else:
             preprocessor = fit_preprocessor(series.values[:train_end], series.columns, series.num_targets, window,
                                             horizon, series.season, series.time_column, series.step)
@@ -114,7 +118,9 @@ class ForecastTask(Task):
         batch = config.training.batch_size
         count = len(prepared.train) - preprocessor.window - preprocessor.horizon + 1
         train = _windows(preprocessor, prepared.train, batch, shuffle=True, seed=config.training.seed)
-        validation = _windows(preprocessor, prepared.validation, batch, shuffle=False)
+        # prepared.validation starts window + horizon - 1 rows before the validation part.
+        validation = _windows(preprocessor, prepared.validation, batch, shuffle=False,
+                              first_scored=preprocessor.window + preprocessor.horizon - 1)
         return train, validation, math.ceil(count / batch)
 
     # -- model ------------------------------------------------------------------------------
@@ -169,6 +175,12 @@ class ForecastTask(Task):
         """The series in `data` (a file, built-in name or DataFrame) with the run's columns."""
         preprocessor = self.preprocessor(run)
         series = load_series_for(run, data, preprocessor, purpose)
+        if preprocessor.step and series.step and series.step != preprocessor.step:
+            import logging
+
+            logging.getLogger("rnnkit").warning(
+                f"{series.name} steps by {describe_step(series.step)}, but the run was trained on data stepping by "
+                f"{describe_step(preprocessor.step)}: its forecasts assume the training frequency.")
         if len(series) < preprocessor.window:
             raise DataError(f"{series.name} has {len(series)} rows; the run reads the last {preprocessor.window} "
                             f"(its --window) to forecast. Pass at least {preprocessor.window} rows.")
@@ -213,7 +225,7 @@ class ForecastTask(Task):
         # or of the training data when that history is too short to have one.
         scale = seasonal_naive_scale(history, preprocessor.season) if len(history) > 2 * preprocessor.season else None
         metrics = evaluate_origins(self.forecaster(run), preprocessor, series.values, origins, mase_scale=scale)
-        return {"split": "backtest" if backtest else "test", "targets": preprocessor.targets, "horizon": horizon,
+        return {"split": "test", "backtest": folds, "targets": preprocessor.targets, "horizon": horizon,
                 "windows": len(origins), **metrics}
 
     def export_archive(self, run):
@@ -235,7 +247,10 @@ def build_forecast_model(config: Config, preprocessor: SeriesPreprocessor):
     from rnnkit.layers import QuantileForecastHead, WindowNormalization
 
     inputs = keras.Input(shape=(preprocessor.window, preprocessor.num_features), dtype="float32", name="history")
-    scaled = WindowNormalization(preprocessor.num_targets, preprocessor.mean, preprocessor.std, name="scaling")(inputs)
+    # float32 even under mixed precision: raw values above 65504 or needing more than 11 bits
+    # of precision must be scaled before anything is cast to float16.
+    scaled = WindowNormalization(preprocessor.num_targets, preprocessor.mean, preprocessor.std, dtype="float32",
+                                 name="scaling")(inputs)
     x = scaled
     for layer in build_recurrent_stack(config.model, return_sequences=False):
         x = layer(x)
@@ -265,8 +280,10 @@ def load_series_for(run, data, preprocessor: SeriesPreprocessor, purpose: str):
     config = run.config.data
     targets, features = preprocessor.targets, preprocessor.columns[preprocessor.num_targets:]
     options = dict(target=targets, features=features, missing=config.missing, season=preprocessor.season)
+    if hasattr(data, "to_frame") and not hasattr(data, "columns"):  # a pandas Series
+        data = data.to_frame()
     if hasattr(data, "columns") and hasattr(data, "index"):  # a pandas DataFrame
-        table = table_from_dataframe(data)
+        table = table_from_dataframe(data, time_column=preprocessor.time_column)
         _check_columns("the DataFrame", table.columns, preprocessor)
         return series_from_table("the DataFrame", table, time_col=_time_col(table.columns, preprocessor), **options)
     from rnnkit.datasets.csv_series import read_columns
@@ -322,24 +339,35 @@ def _default_window(season: int, horizon: int, train_rows: int) -> int:
     return max(min(window, fits), min(window, 2)) if fits < window else window
 
 
-def _windows(preprocessor: SeriesPreprocessor, values: np.ndarray, batch: int, shuffle: bool, seed: int | None = None):
-    """`(raw window, target in model units)` batches from `keras.utils.timeseries_dataset_from_array`."""
+def _windows(preprocessor: SeriesPreprocessor, values: np.ndarray, batch: int, shuffle: bool,
+             seed: int | None = None, first_scored: int | None = None):
+    """`(raw window, target in model units)` batches from `keras.utils.timeseries_dataset_from_array`.
+
+    With `first_scored`, a third element weighs each target step 1 from that row of `values`
+    on and 0 before it: validation forecasts reach back into training rows, which must not
+    count when the best epoch is chosen.
+    """
     import keras
 
     from rnnkit.preprocessing.series import to_model_units, window_statistics
     from rnnkit.training import import_tensorflow
 
     tf = import_tensorflow()
-    window, targets = preprocessor.window, preprocessor.num_targets
+    window, horizon, targets = preprocessor.window, preprocessor.horizon, preprocessor.num_targets
     mean = tf.constant(preprocessor.mean, tf.float32)
     std = tf.constant(preprocessor.std, tf.float32)
 
-    def split(sequence):
+    def split(sequence, start):
         history, future = sequence[:, :window], sequence[:, window:, :targets]
         _, loc, scale = window_statistics(history, mean, std, targets)
-        return history, to_model_units(future, loc, scale, mean[:targets], std[:targets])
+        y = to_model_units(future, loc, scale, mean[:targets], std[:targets])
+        if first_scored is None:
+            return history, y
+        rows = start[:, None] + window + tf.range(horizon)[None, :]
+        return history, y, tf.cast(rows >= first_scored, tf.float32)
 
+    # The "targets" are each sequence's first row, so a window knows where it lies.
     dataset = keras.utils.timeseries_dataset_from_array(
-        values.astype(np.float32), None, sequence_length=window + preprocessor.horizon, batch_size=batch,
-        shuffle=shuffle, seed=seed)
+        values.astype(np.float32), np.arange(len(values), dtype=np.int32), sequence_length=window + horizon,
+        batch_size=batch, shuffle=shuffle, seed=seed)
     return dataset.map(split, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

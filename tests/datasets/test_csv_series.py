@@ -31,8 +31,41 @@ def test_missing_values_are_interpolated_by_time_with_a_count(tmp_path):
     np.testing.assert_allclose(series.values[:, 0], [1, 2, 3, 4, 5, 6])
     assert any("1 timestamp(s) missing" in note for note in series.notes)
     assert any("interpolated 3 missing value(s) by time" in note for note in series.notes)
-    with pytest.raises(DataError, match="3 missing value"):
+    with pytest.raises(DataError, match=r"no row for 1 timestamp\(s\) .* \(the first: 2020-01-03\)"):
         open_series(tmp_path / "s.csv", missing="error")
+    write(tmp_path / "t.csv", "date,x\n2020-01-01,1\n2020-01-02,\n2020-01-03,3\n2020-01-04,NA\n2020-01-05,5\n")
+    with pytest.raises(DataError, match="2 missing value.*column 'x' at 2020-01-02"):
+        open_series(tmp_path / "t.csv", missing="error")
+
+
+def test_missing_values_at_the_ends_are_dropped_not_invented(tmp_path):
+    text = "date,x\n2020-01-01,\n2020-01-02,2\n2020-01-03,\n2020-01-04,4\n2020-01-05,\n2020-01-06,\n"
+    series = open_series(write(tmp_path / "s.csv", text))
+    assert series.time_labels() == ["2020-01-02", "2020-01-03", "2020-01-04"]
+    np.testing.assert_allclose(series.values[:, 0], [2, 3, 4])
+    assert any("dropped 3 row(s)" in note for note in series.notes)
+
+
+def test_business_days_with_a_holiday_stay_business_days(tmp_path):
+    import pandas as pd
+
+    days = [d for d in pd.bdate_range("2024-01-01", periods=30) if d != pd.Timestamp("2024-01-15")]
+    text = "date,x\n" + "".join(f"{d:%Y-%m-%d},{i}\n" for i, d in enumerate(days))
+    series = open_series(write(tmp_path / "s.csv", text))
+    assert series.season == 5 and series.step == {"freq": "B"} and len(series) == 30
+    assert series.future_times(1) == ["2024-02-12"]  # Friday 9 February is the last day
+
+
+def test_time_zones_whole_years_and_yyyymmdd(tmp_path):
+    text = "time,x\n2020-03-29T00:00+01:00,1\n2020-03-29T01:00+01:00,2\n2020-03-29T03:00+02:00,3\n"
+    series = open_series(write(tmp_path / "dst.csv", text))  # the offset changes at daylight saving time: UTC
+    assert series.time_labels() == ["2020-03-28T23:00:00", "2020-03-29T00:00:00", "2020-03-29T01:00:00"]
+    assert series.season == 24
+    text = "date,v\n" + "".join(f"202001{d:02d},{d}\n" for d in range(1, 11))
+    series = open_series(write(tmp_path / "d.csv", text))
+    assert series.time_column == "date" and series.columns == ["v"] and series.season == 7
+    text = "date,x\n2020-01-01T00:00:00+01:00,1\n2020-02-01T00:00:00+01:00,2\n2020-03-01T00:00:00+01:00,3\n"
+    assert open_series(write(tmp_path / "m.csv", text)).time_labels()[0] == "2020-01-01"
 
 
 def test_time_interpolation_weighs_uneven_gaps(tmp_path):
@@ -85,6 +118,13 @@ def test_the_errors_name_what_is_wrong(tmp_path):
             open_series(write(tmp_path / f"{index}.csv", text))
     with pytest.raises(DataError, match="the target column 'x' has no values"):
         open_series(write(tmp_path / "e.csv", "date,x,y\n2020-01-01,,1\n2020-01-02,NA,2\n"), target=["x"])
+    epochs = write(tmp_path / "epochs.csv", "date,x\n1600000000,1\n1600003600,2\n")
+    with pytest.raises(DataError, match="line 2: '1600000000'.*neither years nor YYYYMMDD"):
+        open_series(epochs, time_col="date")
+    series = open_series(epochs)  # not dates: rows in file order, and the number column is not the target
+    assert series.time_column is None and series.columns == ["x"] and any("not dates" in n for n in series.notes)
+    with pytest.raises(DataError, match="the feature column 'y' has no values"):
+        open_series(write(tmp_path / "f.csv", "date,x,y\n2020-01-01,1,\n2020-01-02,2,\n"), target=["x"], features=["y"])
     with pytest.raises(DataError, match="'z' is not a column of s.csv. Its columns: date, x"):
         open_series(write(tmp_path / "s.csv", "date,x\n2020-01-01,1\n"), target=["z"])
 

@@ -1,0 +1,225 @@
+"""Forecast accuracy of rnnkit's default forecaster vs its baselines and statsmodels' Holt-Winters.
+
+One forecast per case, from one origin: the last `horizon` steps of the series are the test
+part, the `horizon` steps before them rnnkit's validation part (early stopping and the best
+epoch only), the rest its training part. rnnkit trains with its defaults: only
+`task="forecast"`, `target`, `horizon`, a `val_split` small enough that the held-out parts are
+exactly one horizon each (the script checks that the run's metrics.json has one test window),
+`seed`, `out` and `quiet` are passed (`--epochs` overrides the epochs when given). The model's
+metrics and those of the naive, seasonal naive and mean baselines are read from the run's
+metrics.json. Holt-Winters (`statsmodels` `ExponentialSmoothing`, additive trend, additive or
+multiplicative season of the detected length, `initialization_method="estimated"`; with
+`--hw-seasonal auto` both seasons are fitted and the lower AIC wins) is fitted on every row
+before the test part (training + validation, missing values interpolated exactly as rnnkit
+does, through `rnnkit.datasets.csv_series.open_series`) and forecasts the same `horizon` steps.
+All metrics come from `rnnkit.forecasting.forecast_metrics` with the run's MASE scale (the
+in-sample seasonal naive MAE of the training part, from RUN/preprocessor/series.json, checked
+against a recomputation). "fit s" is the wall-clock time of the whole `rnnkit.train` call
+(preparing the data, fitting, test metrics, plots; TensorFlow is imported beforehand) and of
+the Holt-Winters fit(s); "epochs" counts the rows of RUN/history.csv. With several seeds the
+model's numbers are mean ± sample standard deviation; the other methods do not depend on the
+seed. Cases run one after the other in this process.
+
+    python benchmarks/forecast_accuracy.py
+    python benchmarks/forecast_accuracy.py --cases airline-12 --seeds 1,2,3
+    python benchmarks/forecast_accuracy.py --cases airline-12 --epochs 5   # smoke test
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import shlex
+import sys
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from _common import SHARED_DATA, machine, require
+
+TIMESERIES = SHARED_DATA / "timeseries"
+VAL_SPLIT = 0.01
+METRICS = ("mae", "smape", "mase")
+
+
+@dataclass(frozen=True)
+class Case:
+    file: str
+    target: str
+    horizon: int
+
+
+CASES = {
+    "airline-12": Case("airline_passengers_monthly.csv", "passengers", 12),
+    "airline-24": Case("airline_passengers_monthly.csv", "passengers", 24),
+    "co2-52": Case("co2_mauna_loa_weekly.csv", "co2", 52),
+}
+BASELINES = {"naive": "naive", "seasonal_naive": "seasonal naive", "mean": "mean"}
+
+
+def rnnkit_run(path: Path, case: Case, seed: int, val_split: float, epochs: int | None, work: Path) -> dict:
+    """Train rnnkit's default forecaster; its test metrics, MASE scale, seconds and epochs."""
+    import rnnkit
+
+    options = {} if epochs is None else {"epochs": epochs}
+    start = time.perf_counter()
+    run = rnnkit.train(str(path), task="forecast", target=case.target, horizon=case.horizon, val_split=val_split,
+                       seed=seed, out=work / f"run-{seed}", overwrite=True, quiet=True, **options)
+    seconds = time.perf_counter() - start
+    metrics = run.metrics
+    if metrics.get("split") != "test" or metrics.get("windows") != 1 or metrics.get("horizon") != case.horizon:
+        raise SystemExit(f"{run.path}/metrics.json is not one test window of {case.horizon} steps: split "
+                         f"{metrics.get('split')!r}, windows {metrics.get('windows')!r}, horizon {metrics.get('horizon')!r}")
+    preprocessor = json.loads((run.path / "preprocessor" / "series.json").read_text(encoding="utf-8"))
+    with (run.path / "history.csv").open(newline="", encoding="utf-8") as handle:
+        history = list(csv.DictReader(handle))
+    losses = [float(row["val_loss"]) for row in history if row.get("val_loss")]
+    return {"model": metrics["model"], "baselines": metrics["baselines"], "seconds": seconds,
+            "epochs": len(history), "best_epoch": int(np.argmin(losses)) + 1 if losses else None,
+            "mase_scale": preprocessor["mase_scale"], "window": preprocessor["window"]}
+
+
+def holt_winters(history: np.ndarray, season: int, horizon: int, seasonal: str) -> dict:
+    """Additive-trend Holt-Winters fitted on `history` (1-D); the forecast of the best fit by AIC."""
+    from statsmodels.tsa.holtwinters import ExponentialSmoothing
+
+    kinds = ("add", "mul") if seasonal == "auto" else (seasonal,)
+    fits = {}
+    start = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for kind in kinds:
+            model = ExponentialSmoothing(history, trend="add", seasonal=kind, seasonal_periods=season,
+                                         initialization_method="estimated")
+            fits[kind] = model.fit()
+    seconds = time.perf_counter() - start
+    best = min(fits, key=lambda kind: fits[kind].aic)
+    return {"forecast": np.asarray(fits[best].forecast(horizon), dtype=np.float64), "seasonal": best,
+            "aic": {kind: float(fit.aic) for kind, fit in fits.items()}, "seconds": seconds,
+            "warnings": sorted({f"{w.category.__name__}: {w.message}" for w in caught})}
+
+
+def run_case(name: str, case: Case, path: Path, args: argparse.Namespace, seeds: list[int]) -> dict:
+    from rnnkit.datasets.csv_series import open_series
+    from rnnkit.forecasting import forecast_metrics
+    from rnnkit.preprocessing.series import seasonal_naive_scale
+
+    series = open_series(path, target=[case.target])
+    length, horizon, season = len(series), case.horizon, series.season
+    held_out = max(horizon, round(args.val_split * length))
+    if held_out != horizon:
+        raise SystemExit(f"--val-split {args.val_split} holds out {held_out} rows of {name} ({length} rows), more than "
+                         f"its horizon {horizon}; pass a --val-split below {(horizon + 0.5) / length:.4f}.")
+    origin, train_end = length - horizon, length - 2 * horizon
+    labels = series.time_labels()
+    print(f"\n== {name}: {path.name} '{case.target}', {length} rows, season {season}, horizon {horizon}; "
+          f"train {train_end} / validation {horizon} / test {horizon} rows ({labels[origin]} to {labels[-1]})"
+          + (f"; {series.filled} missing value(s) interpolated" if series.filled else "") + " ==", flush=True)
+
+    values = series.values[:, 0]
+    actual = values[origin:][None, :, None]
+    recomputed = seasonal_naive_scale(series.values[:train_end, :1], season)
+    runs = []
+    with tempfile.TemporaryDirectory() as folder:
+        for seed in seeds:
+            result = rnnkit_run(path, case, seed, args.val_split, args.epochs, Path(folder))
+            print(f"seed {seed}: rnnkit MASE {result['model']['mase']:.3f}, {result['epochs']} epochs "
+                  f"(best {result['best_epoch']}), {result['seconds']:.1f} s", flush=True)
+            runs.append(result)
+    scale = np.asarray(runs[0]["mase_scale"], dtype=np.float64)
+    if not np.allclose(scale, recomputed, rtol=1e-9):
+        raise SystemExit(f"{name}: the run's MASE scale {scale.tolist()} is not the seasonal naive MAE of the first "
+                         f"{train_end} rows ({recomputed.tolist()}): the split is not the one this script assumes.")
+    naive_mae = float(np.abs(values[origin:] - values[origin - 1]).mean())
+    if not math.isclose(naive_mae, runs[0]["baselines"]["naive"]["mae"], rel_tol=1e-9):
+        raise SystemExit(f"{name}: the run's naive MAE {runs[0]['baselines']['naive']['mae']} is not that of the last "
+                         f"{horizon} rows ({naive_mae}): its test window is not the one this script assumes.")
+    for other in runs[1:]:
+        if other["baselines"] != runs[0]["baselines"]:
+            raise SystemExit(f"{name}: the baselines differ between seeds")
+
+    hw = holt_winters(values[:origin], season, horizon, args.hw_seasonal)
+    hw_metrics = forecast_metrics(actual, hw["forecast"][None, :, None], scale)
+    aic = ", ".join(f"{kind} {value:.1f}" for kind, value in hw["aic"].items())
+    print(f"Holt-Winters on the {origin} rows before the test part: seasonal '{hw['seasonal']}' "
+          f"(AIC {aic}), {hw['seconds']:.1f} s", flush=True)
+    for message in hw["warnings"]:
+        print(f"  statsmodels warned: {message}")
+    return {"runs": runs, "baselines": runs[0]["baselines"], "hw": hw, "hw_metrics": hw_metrics}
+
+
+def summary(values: list[float], digits: int) -> str:
+    if len(values) == 1:
+        return f"{values[0]:.{digits}f}"
+    return f"{np.mean(values):.{digits}f} ± {np.std(values, ddof=1):.{digits}f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cases", default=",".join(CASES), help=f"comma-separated, of: {', '.join(CASES)}")
+    parser.add_argument("--seeds", default="1", help="comma-separated rnnkit seeds, e.g. 1,2,3")
+    parser.add_argument("--epochs", type=int, help="override rnnkit's default epochs (smoke tests)")
+    parser.add_argument("--val-split", type=float, default=VAL_SPLIT,
+                        help="rnnkit's val_split; small enough that validation and test are one horizon each")
+    parser.add_argument("--hw-seasonal", choices=["auto", "add", "mul"], default="auto",
+                        help="Holt-Winters season; auto: the lower AIC of add and mul")
+    parser.add_argument("--data", type=Path, default=TIMESERIES, help="the folder of the series CSVs")
+    args = parser.parse_args()
+    names = [name.strip() for name in args.cases.split(",") if name.strip()]
+    unknown = [name for name in names if name not in CASES]
+    if unknown or not names:
+        parser.error(f"--cases: unknown {', '.join(unknown) or '(none given)'}; choose from {', '.join(CASES)}")
+    try:
+        seeds = [int(seed) for seed in args.seeds.split(",") if seed.strip()]
+    except ValueError:
+        parser.error(f"--seeds must be comma-separated integers. Received: {args.seeds!r}")
+    if not seeds:
+        parser.error("--seeds: give at least one seed")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    paths = {}
+    for name in names:
+        path = require(args.data / CASES[name].file)
+        if path is None:
+            return
+        paths[name] = path
+
+    from rnnkit.training import import_tensorflow
+
+    import_tensorflow()  # not timed
+    results = {name: run_case(name, CASES[name], paths[name], args, seeds) for name in names}
+
+    print(f"\nForecast accuracy on the last horizon of each series (one origin), rnnkit seed(s) "
+          f"{', '.join(map(str, seeds))}" + (f", epochs {args.epochs}" if args.epochs else ", default epochs") + "\n")
+    print("| case | method | MAE | sMAPE % | MASE | fit s | epochs |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for name, result in results.items():
+        runs = result["runs"]
+        row = [summary([run["model"][key] for run in runs], 3 if key == "mase" else 2) for key in METRICS]
+        print(f"| {name} | rnnkit default GRU | {' | '.join(row)} | {summary([run['seconds'] for run in runs], 1)} "
+              f"| {summary([run['epochs'] for run in runs], 0 if len(runs) == 1 else 1)} |")
+        for key, label in BASELINES.items():
+            metrics = result["baselines"][key]
+            print(f"| {name} | {label} | {metrics['mae']:.2f} | {metrics['smape']:.2f} | {metrics['mase']:.3f} | | |")
+        hw, metrics = result["hw"], result["hw_metrics"]
+        how = "by AIC" if args.hw_seasonal == "auto" else "as asked"
+        print(f"| {name} | Holt-Winters (add trend, {hw['seasonal']} season, {how}) | {metrics['mae']:.2f} "
+              f"| {metrics['smape']:.2f} | {metrics['mase']:.3f} | {hw['seconds']:.1f} | |")
+    print()
+    for name, result in results.items():
+        model_mase = float(np.mean([run["model"]["mase"] for run in result["runs"]]))
+        coverage = float(np.mean([run["model"]["coverage"] for run in result["runs"]]))
+        print(f"{name}: rnnkit MASE / Holt-Winters MASE = {model_mase / result['hw_metrics']['mase']:.2f} "
+              f"(rnnkit 80% interval coverage {coverage:.2f}; window {result['runs'][0]['window']})")
+    print(f"\nmachine: {machine()}")
+    print(f"command: python benchmarks/forecast_accuracy.py {shlex.join(sys.argv[1:])}".rstrip())
+
+
+if __name__ == "__main__":
+    main()
