@@ -63,14 +63,16 @@ class ForecastTask(Task):
         held_out = max(horizon, round(config.data.val_split * length))
         train_end = length - 2 * held_out
         window = config.data.window or _default_window(series.season, horizon, train_end)
+        asked = (f"--window {window}" if config.data.window else f"a window of {window} steps") + (
+            f" and --horizon {horizon}" if config.data.horizon else f" and a horizon of {horizon} (one season)")
         if length < window + 3 * horizon:
-            raise DataError(f"{series.name} has {length} rows; --window {window} and --horizon {horizon} need at least "
+            raise DataError(f"{series.name} has {length} rows; {asked} need at least "
                             f"{window + 3 * horizon}: {window + horizon} for one training window and {horizon} each "
                             "for validation and testing. Lower --window or --horizon, or add data.")
         if train_end < window + horizon:
             raise DataError(f"{series.name} has {length} rows: --val-split {config.data.val_split} holds out {held_out} "
                             f"each for validation and testing, leaving {train_end} for training, fewer than one window "
-                            f"of {window + horizon}. Lower --val-split, --window or --horizon.")
+                            f"of {window + horizon} ({asked}). Lower --val-split, --window or --horizon.")
         config.data.horizon, config.data.window = horizon, window
         config.data.season = series.season
         config.data.target_columns = series.targets
@@ -336,7 +338,7 @@ def _default_window(season: int, horizon: int, train_rows: int) -> int:
     enough training windows in a short series."""
     window = max(2 * season, 2 * horizon, 16)
     fits = train_rows - horizon - MIN_TRAINING_WINDOWS + 1
-    return max(min(window, fits), min(window, 2)) if fits < window else window
+    return window if fits >= window else max(fits, 2)
 
 
 def _windows(preprocessor: SeriesPreprocessor, values: np.ndarray, batch: int, shuffle: bool,
