@@ -93,11 +93,17 @@ def test_forecast_with_other_columns_or_too_little_history(forecast_run, tmp_pat
     assert_user_error(result, "horizon must be an integer >= 1")
 
 
-def test_forecast_plot_must_be_a_png_and_the_run_a_forecaster(forecast_run, series, sentiment_run, tmp_path):
+def test_forecast_plot_must_be_a_png_and_the_run_a_forecaster(forecast_run, series, tmp_path):
     result = runner.invoke(app, ["forecast", str(forecast_run.path), str(series), "--plot", str(tmp_path / "f.pdf")])
     assert_user_error(result, "--plot writes a PNG")
     assert not (tmp_path / "f.pdf").exists()
-    result = runner.invoke(app, ["forecast", str(sentiment_run.path), str(series)])
+    # Another task's run: only its config.json is read before the error.
+    other = tmp_path / "textgen-run"
+    other.mkdir()
+    config = json.loads((forecast_run.path / "config.json").read_text())
+    (other / "config.json").write_text(json.dumps({**config, "task": "textgen"}))
+    (other / "model.keras").write_bytes(b"")
+    result = runner.invoke(app, ["forecast", str(other), str(series)])
     assert_user_error(result, "needs a forecast run")
-    result = runner.invoke(app, ["evaluate", str(sentiment_run.path), str(series), "--backtest", "2"])
+    result = runner.invoke(app, ["evaluate", str(other), str(series), "--backtest", "2"])
     assert_user_error(result, "backtest apply to forecast runs")
