@@ -172,6 +172,10 @@ def main() -> None:
                         help="Holt-Winters season; auto: the lower AIC of add and mul")
     parser.add_argument("--data", type=Path, default=TIMESERIES, help="the folder of the series CSVs")
     args = parser.parse_args()
+    try:
+        import statsmodels  # noqa: F401
+    except ImportError:
+        sys.exit("Holt-Winters needs statsmodels: pip install -e '.[forecast]'")
     names = [name.strip() for name in args.cases.split(",") if name.strip()]
     unknown = [name for name in names if name not in CASES]
     if unknown or not names:
