@@ -87,6 +87,11 @@ def train(
     elif run.task == "sentiment":
         stdout.print(f"Query it:   rnnkit predict {run.path} \"a wonderful film\"")
     elif run.task == "forecast":
+        found = run.config.data_summary
+        time = f"time column '{found['time_column']}' ({found['frequency']})" if found.get("time_column") else "no time column"
+        stdout.print(escape(f"Data:       {found['rows']} rows, {time}, season {found['season']}; window {found['window']}, "
+                            f"horizon {found['horizon']}; tested on the last {found['test_rows']} rows "
+                            f"({run.metrics.get('windows')} forecasts)"))
         stdout.print(f"Forecast:   rnnkit forecast {run.path} {escape(str(run.config.data.path))} --plot forecast.png")
 
 
