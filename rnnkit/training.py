@@ -193,6 +193,9 @@ def _fit(task_object, config: Config, prepared, work: Path, strategy, resume: bo
             global_clipnorm=config.training.clipnorm or None,
         )
         task_object.compile(model, config, optimizer)
+        # Otherwise Adam creates its slots inside the first training step, and TensorFlow traces
+        # that step twice (once to create them): seconds of every run, more for large models.
+        model.optimizer.build(model.trainable_variables)
 
     backup = keras.callbacks.BackupAndRestore(str(work / runs.CHECKPOINT_DIR), double_checkpoint=True,
                                              delete_checkpoint=False)

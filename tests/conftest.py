@@ -55,3 +55,15 @@ def forecast_run(tmp_path_factory, series):
 
     out = tmp_path_factory.mktemp("runs") / "forecast"
     return rnnkit.train(str(series), task="forecast", target="value", out=out, **TINY_FORECAST)
+
+
+SHARED_RUNS = ("trained_run", "sentiment_run", "forecast_run")
+
+
+def pytest_collection_modifyitems(items):
+    # With `--dist loadgroup`, the tests that read one shared run go to one worker, so each run
+    # is trained once per test session instead of once per worker.
+    for item in items:
+        shared = [name for name in SHARED_RUNS if name in getattr(item, "fixturenames", ())]
+        if shared:
+            item.add_marker(pytest.mark.xdist_group(shared[0]))
