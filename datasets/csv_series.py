@@ -21,8 +21,7 @@ from rnnkit.errors import DataError
 TIME_NAMES = ("date", "time", "timestamp", "datetime", "ds", "dt", "period", "month", "week", "day", "year",
               "date_time", "datetime_utc", "time_stamp")
 MISSING = {"", "na", "n/a", "nan", "null", "none", "#n/a", "nat"}
-MISSING_MODES = ("interpolate", "error")
-# Built-in series that statsmodels ships inside its package (offline): name -> (module, time, value).
+# Built-in series that statsmodels ships inside its package (offline): name -> where it comes from.
 STATSMODELS_SERIES = {
     "co2": "Mauna Loa CO2 (ppmv), weekly 1958-2001 (statsmodels.datasets.co2), missing weeks included.",
     "sunspots": "Yearly sunspot activity 1700-2008 (statsmodels.datasets.sunspots).",
@@ -45,6 +44,7 @@ class Series:
             without timestamps.
         season: steps per seasonal cycle (12 for monthly data); 1 when there is none.
         notes: what was done to the data (sorted, gaps inserted, values interpolated).
+        filled: how many missing values were interpolated.
     """
 
     name: str
