@@ -96,8 +96,8 @@ def baseline_forecasts(values: np.ndarray, origins: list[int], horizon: int, sea
 def forecast_metrics(actual: np.ndarray, forecast: np.ndarray, mase_scale: np.ndarray,
                      lower: np.ndarray | None = None, upper: np.ndarray | None = None) -> dict:
     """MAE, RMSE, sMAPE (%), MAPE (% where no actual value is 0), MASE and, with bounds, the
-    share of actual values inside the interval. Over several targets MAE and RMSE are those
-    of the first target's units only when there is one target; MASE is averaged per target."""
+    share of actual values inside the interval. With several targets MAE and RMSE mix their
+    units; MASE is scaled per target, then averaged."""
     error = forecast - actual
     absolute = np.abs(error)
     denominator = np.abs(actual) + np.abs(forecast)
