@@ -8,15 +8,18 @@ from typing import Annotated
 import typer
 
 from rnnkit.cli._errors import handle_errors
-from rnnkit.cli._options import ExportFormat, RunDir
+from rnnkit.cli._options import RunDir, choices
 from rnnkit.cli._render import stdout
+from rnnkit.export import FORMATS
+
+ExportFormat = choices("ExportFormat", FORMATS)
 
 
 @handle_errors
 def export(
     run: RunDir,
     out: Annotated[Path, typer.Option(help="Where to write the export.", show_default=False)],
-    format: Annotated[ExportFormat, typer.Option(help="savedmodel serves raw input to TensorFlow Serving.")] = ExportFormat.savedmodel,
+    format: Annotated[ExportFormat, typer.Option(help="savedmodel serves raw input to TensorFlow Serving.")] = ExportFormat("savedmodel"),
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace a non-empty --out.")] = False,
 ) -> None:
     """Export RUN for deployment (SavedModel with preprocessing inside)."""
@@ -24,5 +27,5 @@ def export(
 
     path = rnnkit.load(run).export(out, format=format.value, overwrite=overwrite)
     stdout.print(f"Exported {format.value} to {path}")
-    if format is ExportFormat.savedmodel:
+    if format.value == "savedmodel":
         stdout.print(f"Inspect it:  saved_model_cli show --dir {path} --all")

@@ -26,9 +26,10 @@ def forecast(
 ) -> None:
     """Forecast the steps after the end of DATA with a forecast RUN, with 80% intervals."""
     import rnnkit
+    from rnnkit.tasks.forecast.preprocessor import QUANTILES
 
     handle = rnnkit.load(run)
-    handle.require_task("forecast", "rnnkit forecast")
+    handle.require("forecast")
     with stderr.status("Forecasting...", spinner="dots") if not json_output else nullcontext():
         result = handle.forecast(data, horizon=horizon, plot=plot)
     if json_output:
@@ -39,7 +40,7 @@ def forecast(
     table.add_column("time")
     if several:
         table.add_column("target")
-    for name in ("forecast", "lower (10%)", "upper (90%)"):
+    for name in ("forecast", f"lower ({QUANTILES[0]:.0%})", f"upper ({QUANTILES[-1]:.0%})"):
         table.add_column(name, justify="right", style="bold" if name == "forecast" else None)
     for item in result["forecast"]:
         cells = [item["time"]] + ([escape(item["target"])] if several else [])

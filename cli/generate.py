@@ -32,11 +32,9 @@ def generate(
     import random
 
     import rnnkit
-    from rnnkit.tasks.textgen import check_sampling
 
-    check_sampling(length=length, temperature=temperature, top_k=top_k, top_p=top_p, num_samples=num_samples, seed=seed)
     handle = rnnkit.load(run)
-    handle.require_task("textgen", "rnnkit generate")
+    handle.require("generate")
     seed = random.randrange(2**31) if seed is None else seed
     with stderr.status("Generating...", spinner="dots") if not json_output else nullcontext():
         samples = handle.generate(prompt, length=length, temperature=temperature, top_k=top_k, top_p=top_p,

@@ -12,7 +12,7 @@ from rnnkit.cli._render import stdout
 def info() -> None:
     """Show versions, devices and whether the fast GPU kernels are available."""
     from rnnkit import __version__
-    from rnnkit.training import import_tensorflow
+    from rnnkit.tf_import import import_tensorflow
 
     tf = import_tensorflow()
     import keras

@@ -15,11 +15,11 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-app.command("train", no_args_is_help=True)(train.train)
+app.command("train", no_args_is_help=True)(train.build_train())
 app.command("generate", no_args_is_help=True)(generate.generate)
 app.command("predict", no_args_is_help=True)(predict.predict)
 app.command("forecast", no_args_is_help=True)(forecast.forecast)
-app.command("evaluate", no_args_is_help=True)(evaluate.evaluate)
+app.command("evaluate", no_args_is_help=True)(evaluate.build_evaluate())
 app.command("export", no_args_is_help=True)(export.export)
 app.command("info")(info.info)
 app.command("datasets")(datasets.datasets)

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.table import Table
-
-from contextlib import nullcontext
-
 from rich.markup import escape
+from rich.table import Table
 
 from rnnkit.cli._errors import handle_errors, stderr
 from rnnkit.cli._options import Json, RunDir
@@ -31,7 +29,7 @@ def predict(
     from rnnkit.datasets.labelled_text import read_texts
 
     handle = rnnkit.load(run)
-    handle.require_task("sentiment", "rnnkit predict")
+    handle.require("predict")
     texts = list(texts or [])
     if file is not None:
         config = handle.config

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnkit.datasets.labelled_text import JSONL_SUFFIXES, TABLE_SUFFIXES, Table, _inner_suffix, read_table
+from rnnkit.datasets.tables import JSONL_SUFFIXES, TABLE_SUFFIXES, Table, cell, inner_suffix, is_number, read_table
 from rnnkit.errors import DataError
 
 TIME_NAMES = ("date", "time", "timestamp", "datetime", "ds", "dt", "period", "month", "week", "day", "year",
@@ -100,7 +100,7 @@ def format_times(times) -> list[str]:
 def is_series_file(path: Path, encoding: str | None = None) -> bool:
     """Whether a table has a time column and only numeric columns beside it (so it is for
     forecasting). Looks at the first 50 rows; never raises for content it cannot read."""
-    suffix = _inner_suffix(path)
+    suffix = inner_suffix(path)
     if suffix not in TABLE_SUFFIXES and suffix not in JSONL_SUFFIXES:
         return False
     try:
@@ -129,7 +129,7 @@ def open_series(path: str | Path, target: list[str] | None = None, time_col: str
             raise DataError(f"No such file: {path}. Pass a CSV/TSV/JSONL with a time column and numeric columns.")
         if path.is_dir():
             raise DataError(f"{path} is a folder. Forecasting reads one CSV/TSV/JSONL file with a time column.")
-        suffix = _inner_suffix(path)
+        suffix = inner_suffix(path)
         if suffix not in TABLE_SUFFIXES and suffix not in JSONL_SUFFIXES:
             raise DataError(f"{path.name} is not a .csv, .tsv or .jsonl file. Forecasting reads a table with a time "
                             "column and numeric columns.")
@@ -152,7 +152,7 @@ def series_from_table(name: str, table: Table, target: list[str] | None, time_co
     numeric = _numeric_columns(table, exclude={time_column, *unread})
     if not numeric and not target:
         others = [c for c in table.columns if c != time_column]
-        empty = [c for c in others if all(_cell(row.get(c)).lower() in MISSING for row in table.rows)]
+        empty = [c for c in others if all(cell(row.get(c)).lower() in MISSING for row in table.rows)]
         raise DataError(f"{name} has no numeric column to forecast (columns: {', '.join(others) or 'none'}"
                         f"{'; empty: ' + ', '.join(empty) if empty else ''}). Add a column of numbers, or check "
                         "the delimiter.")
@@ -244,11 +244,11 @@ def _find_time_column(table: Table, named: str | None, strict: bool, name: str =
 def _parses_as_time(table: Table, column: str) -> bool:
     import pandas as pd
 
-    sample = [_cell(row.get(column)) for row in table.rows[:200]]
+    sample = [cell(row.get(column)) for row in table.rows[:200]]
     sample = [value for value in sample if value.lower() not in MISSING]
     if not sample:
         return False
-    if all(_is_number(value) for value in sample):
+    if all(is_number(value) for value in sample):
         # Whole years (1949) or YYYYMMDD (20200131) are a time column only under a time-like name.
         return column.strip().lower() in TIME_NAMES and _numeric_times(sample) is not None
     return _to_datetime(pd, sample) is not None
@@ -290,13 +290,13 @@ def _parse_times(name: str, table: Table, column: str):
     import pandas as pd
 
     first_line = table.first_line
-    raw = [_cell(row.get(column)) for row in table.rows]
+    raw = [cell(row.get(column)) for row in table.rows]
     for index, value in enumerate(raw):
         if value.lower() in MISSING:
             raise DataError(f"{name} line {index + first_line}: the time column '{column}' is empty. Fill it in or "
                             "remove the row.")
     values = raw
-    if all(_is_number(value) for value in raw):
+    if all(is_number(value) for value in raw):
         values = _numeric_times(raw)
         if values is None:
             raise DataError(f"{name} line {first_line}: '{raw[0]}' in the time column '{column}' is a number, neither "
@@ -333,10 +333,10 @@ def _numeric_columns(table: Table, exclude: set) -> list[str]:
 
 
 def _is_numeric_column(table: Table, column: str) -> bool:
-    values = [_cell(row.get(column)) for row in table.rows]
+    values = [cell(row.get(column)) for row in table.rows]
     present = [value for value in values if value.lower() not in MISSING]
     # Mostly numbers is a numeric column with a typo, which is then reported by its line.
-    return bool(present) and sum(_is_number(value) for value in present) >= 0.8 * len(present)
+    return bool(present) and sum(is_number(value) for value in present) >= 0.8 * len(present)
 
 
 def _choose_targets(name: str, table: Table, target: list[str] | None, numeric: list[str],
@@ -362,7 +362,9 @@ def _require_column(name: str, table: Table, column: str, option: str) -> None:
 
 
 def _number(name: str, value, column: str, line: int) -> float:
-    text = _cell(value)
+    if isinstance(value, bool):  # a JSONL true/false, e.g. a holiday flag
+        return float(value)
+    text = cell(value)
     if text.lower() in MISSING:
         return np.nan
     try:
@@ -373,21 +375,6 @@ def _number(name: str, value, column: str, line: int) -> float:
     if not np.isfinite(number):
         raise DataError(f"{name} line {line}: '{text}' in column '{column}' is not a finite number.")
     return number
-
-
-def _cell(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return str(int(value))
-    return str(value).strip()
-
-
-def _is_number(value: str) -> bool:
-    try:
-        return np.isfinite(float(value))
-    except ValueError:
-        return False
 
 
 # -- regularity, gaps and season -------------------------------------------------------------

@@ -26,7 +26,7 @@ def load_imdb() -> LabelledTexts:
         DataError: the download cannot be reached (no internet), naming the URL and how to
             pass a local copy instead.
     """
-    from rnnkit.training import import_tensorflow
+    from rnnkit.tf_import import import_tensorflow
 
     import_tensorflow()
     import keras

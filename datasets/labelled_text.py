@@ -8,18 +8,13 @@ are empty or only whitespace are dropped and counted. No TensorFlow here.
 
 from __future__ import annotations
 
-import csv
-import gzip
-import io
-import json
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rnnkit.datasets.tables import (JSONL_SUFFIXES, TABLE_SUFFIXES, Table, cell, decode_bytes, decode_file,
+                                    inner_suffix, is_number, read_table)
 from rnnkit.errors import DataError
 
-TABLE_SUFFIXES = {".csv": ",", ".tsv": "\t", ".tab": "\t"}
-JSONL_SUFFIXES = (".jsonl", ".ndjson")
 TEXT_NAMES = ("text", "review", "sentence", "content", "body", "comment", "message", "document", "tweet")
 LABEL_NAMES = ("label", "labels", "sentiment", "class", "category", "target", "polarity", "y")
 SKIPPED_FOLDERS = ("unsup",)  # aclImdb's unlabelled reviews
@@ -53,22 +48,22 @@ class LabelledTexts:
         return sorted(set(self.labels), key=_label_order)
 
 
-@dataclass
-class Table:
-    columns: list[str]
-    rows: list[dict] = field(default_factory=list)
-    first_line: int = 2  # the file line of rows[0]: after a CSV header, 1 in JSONL
-
-
 def is_labelled_file(path: Path) -> bool:
     """Whether `path` has a suffix this module reads (before an optional `.gz`)."""
-    suffix = _inner_suffix(path)
+    suffix = inner_suffix(path)
     return suffix in TABLE_SUFFIXES or suffix in JSONL_SUFFIXES
 
 
 def is_class_folder(path: Path) -> bool:
     """Whether `path` looks like an aclImdb folder: `pos/` and `neg/`, directly or under `train/`."""
     return any((base / "pos").is_dir() and (base / "neg").is_dir() for base in (path, path / "train"))
+
+
+def looks_like_class_folders(path: Path) -> bool:
+    """Two or more subfolders of .txt files and no .txt file beside them: maybe one folder per label."""
+    if any(path.glob("*.txt")):
+        return False
+    return sum(1 for child in path.iterdir() if child.is_dir() and any(child.glob("*.txt"))) >= 2
 
 
 def open_labelled(path: str | Path, text_col: str | None = None, label_col: str | None = None,
@@ -124,17 +119,17 @@ def read_texts(path: str | Path, text_col: str | None = None, preferred: str | N
     import sys
 
     if str(path) == "-":
-        return _lines(_decode_bytes(sys.stdin.buffer.read(), "standard input", encoding))
+        return _lines(decode_bytes(sys.stdin.buffer.read(), "standard input", encoding))
     path = Path(path).expanduser()
     if not path.is_file():
         raise DataError(f"No such file: {path}. Pass a text file with one text per line, or a CSV/TSV/JSONL.")
     if not is_labelled_file(path):
-        return _lines(_decode(path, encoding))
+        return _lines(decode_file(path, encoding))
     table = read_table(path, encoding, purpose="classify")
     if text_col is None and preferred in table.columns:
         text_col = preferred
     column = _choose_column(path, table, text_col, "text", exclude=None)
-    return [_cell(row.get(column)) for row in table.rows]
+    return [cell(row.get(column)) for row in table.rows]
 
 
 def _lines(text: str) -> list[str]:
@@ -177,66 +172,6 @@ def stratified_split(labels: list[str], fraction: float, seed: int) -> tuple[lis
     return sorted(train), sorted(validation)
 
 
-# -- tables ---------------------------------------------------------------------------------
-
-
-def read_table(path: Path, encoding: str | None, purpose: str = "train on", head: int | None = None) -> Table:
-    """The rows of a CSV/TSV/JSONL file as dicts of strings (JSONL: of JSON values); `head`
-    reads only the first lines (to sniff a file)."""
-    text = _decode(path, encoding)
-    if head is not None:
-        text = "\n".join(text.split("\n", head + 1)[: head + 1])
-    if not text.strip():
-        raise DataError(f"{path.name} is empty: there is nothing to {purpose}.")
-    if _inner_suffix(path) in JSONL_SUFFIXES:
-        return _parse_jsonl(path, text)
-    return _parse_table(path, text, TABLE_SUFFIXES[_inner_suffix(path)])
-
-
-def _parse_table(path: Path, text: str, delimiter: str) -> Table:
-    csv.field_size_limit(1 << 30)
-    # strict: an unbalanced quote is an error, never a silent merge of the rows after it.
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-    try:
-        header = next(reader)
-        columns = [name.strip() for name in header]
-        if len(set(columns)) != len(columns):
-            duplicate = next(name for name, count in Counter(columns).items() if count > 1)
-            raise DataError(f"{path.name} has the column '{duplicate}' twice in its header. Rename one of them.")
-        table = Table(columns)
-        for row in reader:
-            if not row or (len(row) == 1 and not row[0].strip()):
-                continue
-            if len(row) > len(columns):
-                raise DataError(f"{path.name} line {reader.line_num} has {len(row)} fields but the header has "
-                                f"{len(columns)}. Quote fields that contain '{_show(delimiter)}'.")
-            table.rows.append(dict(zip(columns, row)))
-    except csv.Error as error:
-        kind = "TSV" if delimiter == "\t" else "CSV"
-        if "unexpected end of data" in str(error):
-            raise DataError(f"{path.name} is not valid {kind}: a quote (\") opened before line {reader.line_num} is "
-                            "never closed. Fix the quoting of that field.") from None
-        raise DataError(f"{path.name} line {reader.line_num} is not valid {kind}: {error}. "
-                        "Fix the quoting on that line.") from None
-    return table
-
-
-def _parse_jsonl(path: Path, text: str) -> Table:
-    rows, columns = [], {}
-    for number, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise DataError(f"{path.name} line {number} is not valid JSON ({error.msg}). Fix or remove that line.") from None
-        if not isinstance(row, dict):
-            raise DataError(f"{path.name} line {number} is not a JSON object with text and label fields. Fix or remove that line.")
-        columns.update(dict.fromkeys(row))
-        rows.append(row)
-    return Table(list(columns), rows, first_line=1)
-
-
 def _from_table(path: Path, table: Table, text_col: str | None, label_col: str | None) -> LabelledTexts:
     given_text, given_label = text_col is not None, label_col is not None
     text_col = _choose_column(path, table, text_col, "text", exclude=label_col)
@@ -245,7 +180,7 @@ def _from_table(path: Path, table: Table, text_col: str | None, label_col: str |
         raise DataError(f"--text-col and --label-col both name '{text_col}' in {path.name}. Name two different columns.")
     texts, labels, dropped = [], [], 0
     for row in table.rows:
-        text, label = _cell(row.get(text_col)), _cell(row.get(label_col))
+        text, label = cell(row.get(text_col)), cell(row.get(label_col))
         if not text.strip() or not label:
             dropped += 1
             continue
@@ -296,8 +231,8 @@ def _guess_text_column(table: Table, candidates: list[str]) -> str | None:
     sample = table.rows[:1000]
     best, best_length = None, 0.0
     for name in candidates:
-        values = [_cell(row.get(name)) for row in sample]
-        words = [value for value in values if len(value.split()) >= 2 and not _is_number(value)]
+        values = [cell(row.get(name)) for row in sample]
+        words = [value for value in values if len(value.split()) >= 2 and not is_number(value)]
         if len(words) < max(1, len(values) // 2):
             continue
         length = sum(len(value) for value in words) / len(words)
@@ -313,7 +248,7 @@ def _guess_label_column(table: Table, candidates: list[str]) -> str | None:
     for name in candidates:
         distinct: set[str] = set()
         for row in table.rows:
-            value = _cell(row.get(name))
+            value = cell(row.get(name))
             if value:
                 distinct.add(value)
                 if len(distinct) > 50:
@@ -323,16 +258,6 @@ def _guess_label_column(table: Table, candidates: list[str]) -> str | None:
     if len(found) > 1:
         raise DataError(f"Several columns could be the label: {', '.join(found)}. Pass --label-col with the right one.")
     return found[0] if found else None
-
-
-def _cell(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return value.strip() if isinstance(value, str) else str(value)
 
 
 # -- folders ----------------------------------------------------------------------------------
@@ -361,7 +286,7 @@ def _read_classes(name: str, classes: list[Path], encoding: str | None) -> Label
     texts, labels, dropped = [], [], 0
     for folder in classes:
         for file in sorted(folder.glob("*.txt")):
-            text = _decode(file, encoding)
+            text = decode_file(file, encoding)
             if not text.strip():
                 dropped += 1
                 continue
@@ -370,52 +295,5 @@ def _read_classes(name: str, classes: list[Path], encoding: str | None) -> Label
     return LabelledTexts(name, texts, labels, dropped)
 
 
-# -- decoding -------------------------------------------------------------------------------
-
-
-def _decode(path: Path, encoding: str | None) -> str:
-    try:
-        raw = path.read_bytes()
-    except OSError as error:
-        raise DataError(f"Cannot read {path}: {error.strerror}.") from None
-    if path.suffix.lower() == ".gz":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as error:
-            raise DataError(f"{path.name} is not a readable gzip file ({error}).") from None
-    return _decode_bytes(raw, path.name, encoding)
-
-
-def _decode_bytes(raw: bytes, name: str, encoding: str | None) -> str:
-    if encoding is None and b"\x00" in raw[:8192]:
-        raise DataError(f"{name} looks binary (it contains NUL bytes). Pass a text file, "
-                        "or --encoding if it is UTF-16.")
-    try:
-        text = raw.decode(encoding or "utf-8-sig", errors="strict")
-    except UnicodeDecodeError as error:
-        raise DataError(f"{name} is not valid {encoding or 'UTF-8'} (byte {error.start}). "
-                        "Pass --encoding with its encoding (e.g. latin-1, cp1252).") from None
-    return text.lstrip("\ufeff").replace("\r\n", "\n")
-
-
-def _inner_suffix(path: Path) -> str:
-    suffixes = [suffix.lower() for suffix in path.suffixes]
-    if suffixes and suffixes[-1] == ".gz":
-        suffixes = suffixes[:-1]
-    return suffixes[-1] if suffixes else ""
-
-
-def _is_number(value: str) -> bool:
-    try:
-        float(value)
-    except ValueError:
-        return False
-    return True
-
-
 def _label_order(label: str):
-    return (0, float(label), label) if _is_number(label) else (1, 0.0, label.lower())
-
-
-def _show(delimiter: str) -> str:
-    return "\\t" if delimiter == "\t" else delimiter
+    return (0, float(label), label) if is_number(label) else (1, 0.0, label.lower())

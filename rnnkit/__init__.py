@@ -15,26 +15,34 @@ The public API (TensorFlow is imported only when a model is built or loaded):
     run = rnnkit.train("passengers.csv", task="forecast", target="passengers", horizon=12)
     run.forecast("passengers.csv", plot="forecast.png")
     run.evaluate("passengers.csv", backtest=4)
-"""
 
-__version__ = "0.1.0"
+Add a task of your own with `rnnkit.register_task(MyTask)` (a `rnnkit.Task` subclass), or
+from another package with an entry point in the group `rnnkit.tasks` (see `rnnkit.registry`).
+"""
 
 from rnnkit.config import Config
 from rnnkit.errors import ConfigError, DataError, RnnkitError, RunError
-from rnnkit.registry import task_names
+from rnnkit.options import Option
+from rnnkit.registry import register_task, task_names
 from rnnkit.runs import Run, load
+from rnnkit.task import PreparedData, Task
 from rnnkit.training import TrainingInterrupted, train
+from rnnkit.version import __version__
 
 __all__ = [
     "Config",
     "ConfigError",
     "DataError",
+    "Option",
+    "PreparedData",
     "RnnkitError",
     "Run",
     "RunError",
+    "Task",
     "TrainingInterrupted",
     "__version__",
     "load",
+    "register_task",
     "task_names",
     "train",
 ]

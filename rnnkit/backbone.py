@@ -6,26 +6,31 @@ Layers keep Keras' defaults that run on cuDNN on a GPU (tanh/sigmoid activations
 
 from __future__ import annotations
 
-from rnnkit.config import ModelConfig
+from typing import Any
+
+RECURRENT_LAYERS = {"simple": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}
+CELLS = tuple(RECURRENT_LAYERS)
 
 
 def recurrent_layer_class(cell: str):
     import keras
 
-    return {"simple": keras.layers.SimpleRNN, "lstm": keras.layers.LSTM, "gru": keras.layers.GRU}[cell]
+    return getattr(keras.layers, RECURRENT_LAYERS[cell])
 
 
-def build_recurrent_stack(config: ModelConfig, return_sequences: bool = True, name: str = "rnn"):
+def build_recurrent_stack(config: Any, return_sequences: bool = True, name: str = "rnn"):
     """Return the list of layers `[rnn_0, dropout_0, rnn_1, ...]` for `config`.
 
     Args:
-        config: the model configuration (cell, num_layers, units, dropout, bidirectional).
+        config: the model section of a run's config (`cell`, `num_layers`, `units`, `dropout`;
+            `bidirectional` when the task has that option).
         return_sequences: whether the last recurrent layer returns the whole sequence.
             Defaults to `True`.
         name: prefix of the layer names. Defaults to `"rnn"`.
 
     Example:
-        >>> layers = build_recurrent_stack(ModelConfig(cell="gru", num_layers=1, units=8))
+        >>> from types import SimpleNamespace
+        >>> layers = build_recurrent_stack(SimpleNamespace(cell="gru", num_layers=1, units=8, dropout=0.1))
         >>> [layer.name for layer in layers]
         ['rnn_0', 'dropout_0']
     """
@@ -40,7 +45,7 @@ def build_recurrent_stack(config: ModelConfig, return_sequences: bool = True, na
             return_sequences=return_sequences or not last,
             name=f"{name}_{index}",
         )
-        if config.bidirectional:
+        if getattr(config, "bidirectional", False):
             layer = keras.layers.Bidirectional(layer, name=f"bi{name}_{index}")
         layers.append(layer)
         if config.dropout:
@@ -48,7 +53,7 @@ def build_recurrent_stack(config: ModelConfig, return_sequences: bool = True, na
     return layers
 
 
-def uses_cudnn_kernel(config: ModelConfig) -> tuple[bool, str]:
+def uses_cudnn_kernel(config: Any) -> tuple[bool, str]:
     """Whether a GPU would run this stack on cuDNN, and why not if it would not."""
     if config.cell == "simple":
         return False, "SimpleRNN has no cuDNN kernel; use --cell lstm or gru for GPU speed"

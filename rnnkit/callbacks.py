@@ -9,6 +9,8 @@ from pathlib import Path
 
 import keras
 
+from rnnkit.atomic import temporary_path
+
 
 class WarmupCosineSchedule(keras.callbacks.Callback):
     """Linear warm-up, then cosine decay to 5% of the peak, set before every step.
@@ -88,7 +90,7 @@ class BestModelSaver(keras.callbacks.Callback):
         if value is None or not math.isfinite(value) or value >= self.best:
             return
         self.best = value
-        temporary = self.path.with_name(f".{self.path.stem}-{os.getpid()}.keras")
+        temporary = temporary_path(self.path)
         self.model.save(temporary)
         os.replace(temporary, self.path)
 

@@ -6,7 +6,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from rnnkit.atomic import replace_dir
 from rnnkit.errors import ConfigError, RunError
+from rnnkit.tf_import import import_tensorflow
 
 FORMATS = ("savedmodel", "keras", "tflite", "onnx")
 
@@ -17,19 +19,17 @@ def export_run(run, out: str | Path, format: str = "savedmodel", overwrite: bool
         raise ConfigError(f"Unknown export format '{format}'. Expected one of: {', '.join(FORMATS)}. Received: format={format!r}")
     if format in ("tflite", "onnx"):
         raise ConfigError(f"Export to {format} is not supported yet; use --format savedmodel (TensorFlow Serving) or keras.")
-    from rnnkit.training import import_tensorflow
-
     out = Path(out)
     if run.path.resolve().is_relative_to(out.resolve()):
         raise RunError(f"--out {out} holds the run {run.path} itself. Choose another --out.")
     import_tensorflow()
     if format == "keras":
         if out.suffix != ".keras":
-            out = out / "model.keras"
+            out = out / run.model_path.name
         if out.exists() and not overwrite:
             raise RunError(f"{out} already exists. Pass --overwrite or choose another --out.")
         out.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(run.path / "model.keras", out)
+        shutil.copyfile(run.model_path, out)
         return out
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         if not overwrite:
@@ -43,10 +43,8 @@ def export_run(run, out: str | Path, format: str = "savedmodel", overwrite: bool
     except OSError as error:
         raise RunError(f"Cannot write to {out}: {error.strerror}. Choose another --out.") from None
     try:
-        archive = run._task.export_archive(run)
+        archive = run.task_object.export_archive(run)
         archive.write_out(str(staging / "model"), verbose=False)
-        from rnnkit.runs import replace_dir
-
         replace_dir(staging / "model", out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

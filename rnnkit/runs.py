@@ -1,22 +1,21 @@
 """The run directory (DESIGN §4) and the `Run` handle the API returns.
 
-Files are written atomically (a temporary name, then `os.replace`), and a folder that
-already holds something is never written into unless the caller asked to overwrite or
-resume.
+A folder that already holds something is never written into unless the caller asked to
+overwrite or resume. `Run` answers the API's verbs by delegating to its task (`rnnkit.task`):
+it knows no task by name.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from rnnkit.config import Config
+from rnnkit.config import read_config_file
 from rnnkit.errors import ConfigError, RunError
+from rnnkit.registry import get_task, task_names
 
 CONFIG_FILE = "config.json"
 MODEL_FILE = "model.keras"
@@ -25,24 +24,7 @@ HISTORY_FILE = "history.csv"
 PREPROCESSOR_DIR = "preprocessor"
 CHECKPOINT_DIR = "checkpoints"
 PLOTS_DIR = "plots"
-
-
-def write_text_atomic(path: str | Path, text: str) -> None:
-    """Write `text` to `path` so that readers see the old file or the new one, never half."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def write_json_atomic(path: str | Path, values: Any) -> None:
-    write_text_atomic(path, json.dumps(values, indent=2, ensure_ascii=False) + "\n")
+LOGS_DIR = "logs"
 
 
 def default_run_dir(task: str) -> Path:
@@ -83,20 +65,19 @@ def prepare_run_dir(path: str | Path, overwrite: bool = False, resume: bool = Fa
     return path
 
 
-def replace_dir(source: Path, target: Path) -> None:
-    """Move a finished run from `source` onto `target`, removing what was there."""
-    target = target.resolve()
-    if target.exists():
-        trash = target.with_name(f".{target.name}.old-{os.getpid()}")
-        os.replace(target, trash)
-        os.replace(source, target)
-        shutil.rmtree(trash, ignore_errors=True)
-    else:
-        os.replace(source, target)
+def read_run_config(path: Path, task_object=None):
+    """The `Config` a run folder records, read by its task (keys rnnkit 0.1 wrote for other tasks dropped)."""
+    values = read_config_file(path / CONFIG_FILE)
+    if task_object is None:
+        if values["task"] not in task_names():
+            raise RunError(f"{path} is a {values['task']} run, but no task of that name is available here (tasks: "
+                           f"{', '.join(task_names())}). Install or register the package that provides it.")
+        task_object = get_task(values["task"])
+    return task_object, task_object.read_config(values, source=str(path / CONFIG_FILE), record=True)
 
 
 class Run:
-    """A trained run: its folder, configuration, metrics, model and task methods.
+    """A trained run: its folder, configuration, metrics, model and its task's verbs.
 
     Example:
         >>> run = rnnkit.load("runs/textgen-20261123-010000")   # doctest: +SKIP
@@ -105,29 +86,20 @@ class Run:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        config_path = self.path / CONFIG_FILE
         if not self.path.is_dir():
             raise RunError(f"{self.path} is not a folder. Pass the folder `rnnkit train` wrote (see --out).")
-        if not config_path.exists() or not (self.path / MODEL_FILE).exists():
+        if not (self.path / CONFIG_FILE).exists() or not (self.path / MODEL_FILE).exists():
             raise RunError(
                 f"{self.path} is not an rnnkit run: it lacks {CONFIG_FILE} or {MODEL_FILE}. "
                 "Pass the folder `rnnkit train` wrote."
             )
-        self.config = Config.from_file(config_path)
+        self.task_object, self.config = read_run_config(self.path)
         self._model = None
         self._cache: dict[str, Any] = {}
 
     @property
-    def _task(self):
-        """The task object, resolved on first use (a run of a task this version lacks still opens)."""
-        if "task" not in self._cache:
-            from rnnkit.registry import get_task
-
-            self._cache["task"] = get_task(self.config.task)
-        return self._cache["task"]
-
-    @property
     def task(self) -> str:
+        """The task's name (`"textgen"`, `"sentiment"`, `"forecast"`, or a registered one)."""
         return self.config.task
 
     @property
@@ -136,22 +108,30 @@ class Run:
         return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
 
     @property
+    def model_path(self) -> Path:
+        return self.path / MODEL_FILE
+
+    @property
+    def preprocessor_dir(self) -> Path:
+        return self.path / PREPROCESSOR_DIR
+
+    @property
     def model(self):
         """The trained Keras model (best epoch), loaded on first use."""
         if self._model is None:
-            from rnnkit.training import import_tensorflow
-
-            import_tensorflow()
-            import keras
-
-            import rnnkit.layers  # noqa: F401  (registers rnnkit's layers for loading)
-
-            self._model = keras.saving.load_model(self.path / MODEL_FILE, compile=False)
+            self._model = self.task_object.load_model(self.model_path)
         return self._model
 
-    def require_task(self, task: str, command: str) -> None:
-        if self.task != task:
-            raise RunError(f"`{command}` needs a {task} run, but {self.path} is a {self.task} run.")
+    def cached(self, key: str, make: Callable[[], Any]) -> Any:
+        """`make()` once per run: what a task builds from the run folder (preprocessor, inference module)."""
+        if key not in self._cache:
+            self._cache[key] = make()
+        return self._cache[key]
+
+    def require(self, verb: str) -> None:
+        """Raise `RunError` unless this run's task answers `verb` (`"generate"`, `"predict"`, `"forecast"`)."""
+        if not self.task_object.offers(verb):
+            raise self.task_object.unsupported(verb, self)
 
     def generate(self, prompt: str | list[str] = "", length: int = 300, temperature: float = 0.8,
                  top_k: int = 0, top_p: float = 1.0, num_samples: int = 1,
@@ -167,13 +147,8 @@ class Run:
             num_samples: samples drawn as one batch. Defaults to `1`.
             seed: same seed, same text; `None` draws one. Defaults to `None`.
         """
-        from rnnkit.tasks.textgen import check_sampling
-
-        check_sampling(length=length, temperature=temperature, top_k=top_k, top_p=top_p,
-                       num_samples=num_samples, seed=seed)
-        self.require_task("textgen", "generate")
-        return self._task.generate(self, prompt=prompt, length=length, temperature=temperature,
-                                   top_k=top_k, top_p=top_p, num_samples=num_samples, seed=seed)
+        return self.task_object.generate(self, prompt=prompt, length=length, temperature=temperature, top_k=top_k,
+                                         top_p=top_p, num_samples=num_samples, seed=seed)
 
     def predict(self, texts: str | list[str]) -> list[dict[str, Any]]:
         """Classify texts with a sentiment run: one dict per text with its `label`, the
@@ -186,13 +161,7 @@ class Run:
             >>> run.predict(["a wonderful film", "dull and too long"])[0]["label"]  # doctest: +SKIP
             'pos'
         """
-        self.require_task("sentiment", "predict")
-        texts = [texts] if isinstance(texts, str) else list(texts)
-        if not all(isinstance(text, str) for text in texts):
-            raise ConfigError("predict takes strings: pass a string or a list of strings.")
-        if not texts:
-            return []
-        return self._task.predict(self, texts)
+        return self.task_object.predict(self, texts)
 
     def forecast(self, data, horizon: int | None = None, plot: str | Path | None = None) -> dict[str, Any]:
         """Forecast the steps after the end of `data` with a forecast run.
@@ -213,47 +182,18 @@ class Run:
             >>> run.forecast("passengers.csv", horizon=12)["forecast"][0]  # doctest: +SKIP
             {'time': '1961-01-01', 'value': 447.1, 'lower': 431.0, 'upper': 462.9}
         """
-        self.require_task("forecast", "forecast")
-        if plot is not None:
-            plot = Path(plot)
-            if plot.suffix.lower() != ".png":
-                raise ConfigError(f"--plot writes a PNG image; name it with .png. Received: {plot}")
-            try:
-                plot.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as error:
-                raise RunError(f"Cannot write the plot to {plot}: {error.strerror}. Choose another path.") from None
-        if horizon is not None and not (isinstance(horizon, int) and not isinstance(horizon, bool) and horizon >= 1):
-            raise ConfigError(f"horizon must be an integer >= 1. Received: horizon={horizon!r}")
-        result = self._task.forecast(self, data, horizon=horizon)
-        if plot is not None:
-            from rnnkit.plots import forecast_plot
-
-            history = result["history"]
-            try:
-                forecast_plot(plot, history, result, origin=len(history), title=f"forecast from {history.name}")
-            except OSError as error:
-                raise RunError(f"Cannot write the plot to {plot}: {error.strerror}. Choose another path.") from None
-        return forecast_json(result)
+        return self.task_object.forecast(self, data, horizon=horizon, plot=plot)
 
     def evaluate(self, data: str | Path, **options: Any) -> dict[str, Any]:
         """Metrics of the model and its baselines on held-out `data` (the metrics.json shape).
 
         Args:
             data: held-out data in the form the run was trained on (or a built-in name).
-            **options: sentiment: `text_col`, `label_col` when the file's columns differ
-                from the training file's; forecast: `backtest=K`, rolling-origin evaluation
-                over the last K horizons of `data` (default: the last horizon).
+            **options: the task's `evaluate_options`: sentiment `text_col`, `label_col` when
+                the file's columns differ from the training file's; forecast `backtest=K`,
+                rolling-origin evaluation over the last K horizons of `data`.
         """
-        options = {key: value for key, value in options.items() if value is not None}
-        allowed = {"sentiment": {"text_col", "label_col"}, "forecast": {"backtest"}}.get(self.task, set())
-        unknown = sorted(set(options) - allowed)
-        if unknown:
-            owner = "forecast" if unknown[0] == "backtest" else "sentiment"
-            raise ConfigError(f"{', '.join(unknown)} apply to {owner} runs; {self.path} is a {self.task} run.")
-        backtest = options.get("backtest")
-        if backtest is not None and not (isinstance(backtest, int) and not isinstance(backtest, bool) and backtest >= 1):
-            raise ConfigError(f"backtest must be an integer >= 1 (horizons to forecast). Received: backtest={backtest!r}")
-        return self._task.evaluate(self, data, **options)
+        return self.task_object.evaluate(self, data, **self.task_object.check_evaluate_options(options))
 
     def export(self, out: str | Path, format: str = "savedmodel", overwrite: bool = False) -> Path:
         """Export the run for deployment; `savedmodel` takes raw input (DESIGN §7)."""
@@ -263,18 +203,6 @@ class Run:
 
     def __repr__(self) -> str:
         return f"Run(path={str(self.path)!r}, task={self.task!r})"
-
-
-def forecast_json(result: dict[str, Any]) -> dict[str, Any]:
-    """The `--json` shape of a forecast (DESIGN §5)."""
-    targets = result["targets"]
-    items = []
-    for index, target in enumerate(targets):
-        for step, moment in enumerate(result["times"]):
-            item = {"time": moment, "value": float(result["value"][step, index]),
-                    "lower": float(result["lower"][step, index]), "upper": float(result["upper"][step, index])}
-            items.append({"target": target, **item} if len(targets) > 1 else item)
-    return {"target": ",".join(targets), "forecast": items}
 
 
 def load(path: str | Path) -> Run:

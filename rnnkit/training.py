@@ -3,25 +3,26 @@
 `train()` is what `rnnkit.train` and `rnnkit train` call. It validates the whole
 configuration and reads the data before TensorFlow is imported, so user errors fail
 fast, then fits with Keras' own callbacks (`BackupAndRestore`, `EarlyStopping`,
-`CSVLogger`, `TensorBoard`) plus a few small ones of ours.
+`CSVLogger`, `TensorBoard`) plus a few small ones of ours. It knows no task by name: it
+calls the `rnnkit.task.Task` methods in their fixed order.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import random
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from rnnkit import runs
+from rnnkit.atomic import replace_dir, write_json_atomic, write_text_atomic
 from rnnkit.backbone import uses_cudnn_kernel
-from rnnkit.config import Config, apply_overrides
+from rnnkit.config import SHARED_OPTIONS, Config, read_config_file
 from rnnkit.errors import ConfigError, RnnkitError, RunError
+from rnnkit.registry import get_task, infer_task
+from rnnkit.tf_import import import_tensorflow
 
 log = logging.getLogger("rnnkit")
 
@@ -30,68 +31,48 @@ class TrainingInterrupted(RnnkitError):
     """Training was interrupted (Ctrl-C); the last checkpoint is kept for `--resume`."""
 
 
-def import_tensorflow():
-    """Import TensorFlow and return it, without the native start-up chatter on stderr.
-
-    TensorFlow's C++ layer logs CUDA probing lines before its logging is configured, so
-    `TF_CPP_MIN_LOG_LEVEL` cannot silence them; the file descriptor is muted instead, for
-    the import and the first device query only. `RNNKIT_DEBUG=1` shows them.
-    """
-    if "tensorflow" in sys.modules:
-        return sys.modules["tensorflow"]
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    with _native_stderr_muted(not os.environ.get("RNNKIT_DEBUG")):
-        import tensorflow as tf
-
-        tf.config.list_physical_devices()
-    return tf
-
-
-@contextlib.contextmanager
-def _native_stderr_muted(enabled: bool):
-    if not enabled:
-        yield
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
 def resolve_config(data: str | None, task: str | None = None, config: str | Path | Config | None = None,
-                   **options: Any) -> Config:
-    """Build the full, validated configuration: task defaults, then a config file, then options."""
-    from rnnkit.config import read_config_file
+                   record: bool = False, **options: Any):
+    """The task and the full, validated configuration: task defaults, then a config file, then options.
+
+    Args:
+        data: the training data; `None` takes the config file's.
+        task: the task name; from the config file, or inferred from `data`, when `None`.
+        config: a config.json (path or run folder) or a `Config` to start from.
+        record: `config` is the run's own record (`--resume`). Defaults to `False`.
+        **options: flat options (`units=128`); `None` values are skipped.
+
+    Returns:
+        `(task_object, config)`.
+    """
     from rnnkit.datasets.builtin import BUILTIN_DATASETS
-    from rnnkit.registry import get_task, infer_task
 
     raw = read_config_file(config) if isinstance(config, (str, Path)) else None
-    file_task = raw.get("task") if raw is not None else getattr(config, "task", None)
+    file_task = raw["task"] if raw is not None else getattr(config, "task", None)
     if task is not None and file_task is not None and task != file_task:
         raise ConfigError(f"--task {task} contradicts the config file's task '{file_task}'. Drop one of them.")
     if data is None:
-        data = (raw or {}).get("data", {}).get("path") if raw is not None else getattr(getattr(config, "data", None), "path", None)
+        data = (raw.get("data") or {}).get("path") if raw is not None else getattr(getattr(config, "data", None), "path", None)
     if not data:
         raise ConfigError("No training data given. Pass a file, folder or built-in name (see `rnnkit datasets`).")
-    task_name = task or file_task or infer_task(str(data), options.get("encoding"))
-    task_object = get_task(task_name)
+    # The shared options are checked before the data is looked at (inference reads it with --encoding).
+    for option in SHARED_OPTIONS:
+        option.validate(options[option.name]) if options.get(option.name) is not None else None
+    task_object = get_task(task or file_task or infer_task(str(data), options.get("encoding")))
     if raw is not None:
-        resolved = Config.from_dict(raw, source=str(config), base=task_object.default_config())
+        resolved = task_object.read_config(raw, source=str(config), record=record)
+    elif isinstance(config, Config):
+        resolved = task_object.read_config(config.to_dict(), source="the Config passed")
     else:
-        resolved = config if isinstance(config, Config) else task_object.default_config()
+        resolved = task_object.default_config()
     # Files are recorded by absolute path so that `--config` and `--resume` work from anywhere.
     if data not in BUILTIN_DATASETS and Path(data).expanduser().exists():
         data = str(Path(data).expanduser().resolve())
     resolved.data.path = str(data)
-    apply_overrides(resolved, options)
+    task_object.apply_options(resolved, options)
     resolved.validate()
     task_object.check_config(resolved)
-    return resolved
+    return task_object, resolved
 
 
 def train(data: str | Path | None = None, task: str | None = None, out: str | Path | None = None,
@@ -101,32 +82,31 @@ def train(data: str | Path | None = None, task: str | None = None, out: str | Pa
 
     Args:
         data: a file, folder or built-in data name (`rnnkit datasets`).
-        task: `"textgen"`, `"sentiment"` or `"forecast"`; inferred from `data` when `None`.
+        task: a task name (`rnnkit.task_names()`); inferred from `data` when `None`.
             Defaults to `None`.
         out: the run folder; `runs/<task>-<timestamp>` when `None`. Defaults to `None`.
-        config: a `config.json` (path or `Config`) to start from. Defaults to `None`.
+        config: a `config.json` (path, run folder or `Config`) to start from. Defaults to `None`.
         overwrite: replace a non-empty `out`. Defaults to `False`.
         resume: continue the run in `out` from its last checkpoint. Defaults to `False`.
         quiet: no progress bar. Defaults to `True`.
         callbacks: extra Keras callbacks for `model.fit`. Defaults to `None`.
-        **options: flat options as on the command line: `cell`, `layers`, `units`,
-            `dropout`, `embedding_dim`, `epochs`, `batch_size`, `learning_rate`,
-            `clipnorm`, `seed`, `max_len`, `level`, `vocab_size`, `val_split`,
-            `text_col`, `label_col`, `class_weight`; forecast: `target`, `time_col`,
-            `features`, `horizon`, `window`, `season`, `missing`, ...
+        **options: flat options as on the command line (`rnnkit train --help`): the shared
+            ones (`cell`, `layers`, `units`, `dropout`, `epochs`, `batch_size`,
+            `learning_rate`, `clipnorm`, `seed`, `val_split`, ...) and the task's own
+            (textgen: `level`, `max_len`, `vocab_size`, `embedding_dim`; sentiment:
+            `text_col`, `label_col`, `class_weight`, ...; forecast: `target`, `horizon`,
+            `window`, ...). Another task's option is a `ConfigError`.
 
     Example:
         >>> run = rnnkit.train("python-docs", epochs=1, out="runs/demo")  # doctest: +SKIP
     """
-    from rnnkit.registry import get_task
-
     data = None if data is None else str(data)
     if resume:
         if out is None:
             raise ConfigError("--resume needs --out RUN: the run folder to continue.")
         runs.prepare_run_dir(out, resume=True)
         config = Path(out) / runs.CONFIG_FILE
-    resolved = resolve_config(data, task=task, config=config, **options)
+    task_object, resolved = resolve_config(data, task=task, config=config, record=resume, **options)
     out = Path(out) if out is not None else runs.default_run_dir(resolved.task)
     runs.prepare_run_dir(out, overwrite=overwrite, resume=resume, data=resolved.data.path)
     # A seed the user chose (option or config file) asks for a repeatable run: deterministic
@@ -134,7 +114,6 @@ def train(data: str | Path | None = None, task: str | None = None, out: str | Pa
     repeatable = resolved.training.seed is not None
     if not repeatable:
         resolved.training.seed = random.randrange(2**31)
-    task_object = get_task(resolved.task)
     prepared = task_object.prepare(resolved, out / runs.PREPROCESSOR_DIR if resume else None)
     for message in prepared.warnings:
         log.warning(message)
@@ -146,7 +125,6 @@ def train(data: str | Path | None = None, task: str | None = None, out: str | Pa
     keras.utils.set_random_seed(resolved.training.seed)
     if repeatable:
         tf.config.experimental.enable_op_determinism()
-    _set_precision(resolved)
     fast, reason = uses_cudnn_kernel(resolved.model)
     if not fast and tf.config.list_logical_devices("GPU"):
         log.warning(f"{reason}.")
@@ -161,9 +139,11 @@ def train(data: str | Path | None = None, task: str | None = None, out: str | Pa
         work.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise RunError(f"Cannot create the run folder {work}: {error.strerror}. Choose another --out.") from None
+    policy = keras.mixed_precision.global_policy()
     try:
-        run = _fit(task_object, resolved, prepared, work, strategy, resume=resume, quiet=quiet,
-                   extra_callbacks=callbacks or [])
+        keras.mixed_precision.set_global_policy(_precision_policy(resolved))
+        _fit(task_object, resolved, prepared, work, strategy, resume=resume, quiet=quiet,
+             extra_callbacks=callbacks or [])
     except BaseException as error:
         if work == out:
             raise
@@ -171,19 +151,20 @@ def train(data: str | Path | None = None, task: str | None = None, out: str | Pa
         if isinstance(error, TrainingInterrupted):
             raise TrainingInterrupted(f"Training interrupted; {out} was left as it was.") from None
         raise
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
     if work != out:
-        runs.replace_dir(work, out)
-        return runs.Run(out)
-    return run
+        replace_dir(work, out)
+    return runs.Run(out)
 
 
 def _fit(task_object, config: Config, prepared, work: Path, strategy, resume: bool, quiet: bool,
-         extra_callbacks: list):
+         extra_callbacks: list) -> None:
     import keras
 
     from rnnkit.callbacks import BestModelSaver, DerivedMetrics, RichProgress, WarmupCosineSchedule
 
-    runs.write_text_atomic(work / runs.CONFIG_FILE, config.to_json())
+    write_text_atomic(work / runs.CONFIG_FILE, config.to_json())
     task_object.save_preprocessor(prepared, work / runs.PREPROCESSOR_DIR)
     train_data, validation_data, steps_per_epoch = task_object.datasets(config, prepared)
     with strategy.scope():
@@ -199,18 +180,19 @@ def _fit(task_object, config: Config, prepared, work: Path, strategy, resume: bo
 
     backup = keras.callbacks.BackupAndRestore(str(work / runs.CHECKPOINT_DIR), double_checkpoint=True,
                                              delete_checkpoint=False)
+    monitor = task_object.monitor
     callbacks = [
         WarmupCosineSchedule(config.training.learning_rate, config.training.epochs * steps_per_epoch,
                              config.training.time_budget),
         DerivedMetrics(lambda logs: task_object.epoch_metrics(config, logs)),
         keras.callbacks.CSVLogger(str(work / runs.HISTORY_FILE), append=resume),
-        BestModelSaver(work / runs.MODEL_FILE, task_object.monitor, _best_so_far(work, task_object.monitor) if resume else None),
+        BestModelSaver(work / runs.MODEL_FILE, monitor, _best_so_far(work, monitor) if resume else None),
         backup,
     ]
     if config.training.early_stopping:
-        callbacks.append(keras.callbacks.EarlyStopping(monitor=task_object.monitor, patience=config.training.patience))
+        callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, patience=config.training.patience))
     if config.training.tensorboard:
-        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(work / "logs")))
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(work / runs.LOGS_DIR)))
     progress = None if quiet else RichProgress(config.training.epochs, steps_per_epoch)
     callbacks.extend([progress] if progress else [])
     callbacks.extend(extra_callbacks)
@@ -230,13 +212,12 @@ def _fit(task_object, config: Config, prepared, work: Path, strategy, resume: bo
     if not (work / runs.MODEL_FILE).exists():
         raise RnnkitError("Training produced no finite validation loss, so no model was saved. Try a lower --learning-rate.")
 
-    import rnnkit.layers  # noqa: F401  (registers rnnkit's layers for loading)
-
-    best = keras.saving.load_model(work / runs.MODEL_FILE, compile=False)
-    metrics = task_object.final_metrics(best, config, prepared)
-    runs.write_json_atomic(work / runs.METRICS_FILE, metrics)
-    task_object.plots(work, _read_history(work / runs.HISTORY_FILE))
-    return runs.Run(work)
+    # Metrics and plots come from the best epoch, through the same inference module that
+    # `Run`'s verbs and the SavedModel use.
+    inference = task_object.build_inference(task_object.load_model(work / runs.MODEL_FILE), prepared.preprocessor)
+    metrics = task_object.final_metrics(inference, config, prepared)
+    write_json_atomic(work / runs.METRICS_FILE, metrics)
+    task_object.plots(work / runs.PLOTS_DIR, _read_history(work / runs.HISTORY_FILE), metrics, inference, prepared)
 
 
 def make_strategy(name: str):
@@ -252,18 +233,13 @@ def make_strategy(name: str):
     return tf.distribute.MultiWorkerMirroredStrategy()
 
 
-def _set_precision(config: Config) -> None:
-    import keras
-
-    tf = import_tensorflow()
+def _precision_policy(config: Config) -> str:
     if not config.training.mixed_precision:
-        keras.mixed_precision.set_global_policy("float32")
-        return
-    if tf.config.list_logical_devices("GPU"):
-        keras.mixed_precision.set_global_policy("mixed_float16")
-    else:
-        log.warning("--mixed-precision needs a GPU; training in float32 on the CPU.")
-        keras.mixed_precision.set_global_policy("float32")
+        return "float32"
+    if import_tensorflow().config.list_logical_devices("GPU"):
+        return "mixed_float16"
+    log.warning("--mixed-precision needs a GPU; training in float32 on the CPU.")
+    return "float32"
 
 
 def _versions() -> dict[str, str]:
@@ -272,7 +248,7 @@ def _versions() -> dict[str, str]:
     import keras
     import tensorflow as tf
 
-    from rnnkit import __version__
+    from rnnkit.version import __version__
 
     return {"rnnkit": __version__, "tensorflow": tf.__version__, "keras": keras.__version__,
             "python": platform.python_version()}

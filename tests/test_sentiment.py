@@ -46,7 +46,7 @@ def test_no_text_ever_reaches_the_model_fully_masked(sentiment_run):
     import tensorflow as tf
     from keras.src.backend.tensorflow.rnn import _has_fully_masked_sequence, _is_sequence_right_padded
 
-    preprocessor = sentiment_run._task.preprocessor(sentiment_run)
+    preprocessor = sentiment_run.task_object.preprocessor(sentiment_run)
     texts = ["", "   ", "!!! ???", "<br /><br />", "zzqx unseenword", "a wonderful film " * 40]
     ids = preprocessor.pad(preprocessor.encode(tf.constant(texts)))
     mask = tf.not_equal(ids, 0)
@@ -99,7 +99,7 @@ def test_three_classes_jsonl_with_label_names(tmp_path):
 
 
 def test_imbalanced_classes_are_weighted(tmp_path, caplog):
-    from rnnkit.tasks.sentiment import _class_weights
+    from rnnkit.tasks.sentiment.task import _class_weights
 
     data = make_reviews(tmp_path / "spam.csv", rows=150, labels=("ham", "spam"), weights=(5, 1))
     run = rnnkit.train(str(data), task="sentiment", out=tmp_path / "run", **{**TINY_SENTIMENT, "epochs": 1})

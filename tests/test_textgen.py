@@ -46,7 +46,7 @@ def test_ragged_prompts_and_unknown_characters(trained_run, caplog):
 
 def test_char_level_round_trip_is_exact(tmp_path):
     from rnnkit.datasets import open_text_corpus
-    from rnnkit.preprocessing import fit_vocabulary
+    from rnnkit.tasks.textgen.vocabulary import fit_vocabulary
 
     path = make_corpus(tmp_path / "multi.txt", 2000, extra=MULTILINGUAL * 3)
     corpus = open_text_corpus(path)

@@ -1,1 +1,1 @@
-"""One module per task; `rnnkit.registry` lists them."""
+"""One package per task; `rnnkit.registry` lists them. No task imports another."""

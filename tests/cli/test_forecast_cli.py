@@ -65,7 +65,7 @@ def test_missing_values_train_with_a_warning(tmp_path):
                                                                                            "not a number"]),
     (None, ["--horizon", "0"], ["horizon must be an integer >= 1"]),
     (None, ["--window", "1"], ["window must be an integer >= 2"]),
-    (None, ["--bidirectional"], ["--bidirectional does not apply to forecasting"]),
+    (None, ["--bidirectional"], ["--bidirectional is a sentiment option; this is a forecast run"]),
 ])
 def test_bad_input_is_one_line_and_writes_nothing(tmp_path, text, flags, fragments):
     data = tmp_path / "data.csv"
@@ -106,4 +106,4 @@ def test_forecast_plot_must_be_a_png_and_the_run_a_forecaster(forecast_run, seri
     result = runner.invoke(app, ["forecast", str(other), str(series)])
     assert_user_error(result, "needs a forecast run")
     result = runner.invoke(app, ["evaluate", str(other), str(series), "--backtest", "2"])
-    assert_user_error(result, "backtest apply to forecast runs")
+    assert_user_error(result, "backtest applies to forecast runs")

@@ -105,7 +105,7 @@ def test_invalid_utf8_in_a_csv(tmp_path):
 
 
 def test_char_level_is_refused_for_classification(reviews, tmp_path):
-    _expect(tmp_path, _train(tmp_path, str(reviews), "--level", "char"), "--level char does not apply")
+    _expect(tmp_path, _train(tmp_path, str(reviews), "--level", "char"), "--level is a textgen option; this is a sentiment run")
 
 
 def test_vocab_size_too_small(reviews, tmp_path):

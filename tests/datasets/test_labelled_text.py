@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from rnnkit.classification import classification_metrics, majority_baseline, roc_auc
+from rnnkit.tasks.sentiment.classifier import classification_metrics, majority_baseline, roc_auc
 from rnnkit.datasets.labelled_text import open_labelled, read_texts, stratified_split
 from rnnkit.errors import DataError
 

@@ -1,4 +1,4 @@
-"""Forecasting: the in-graph forecaster that serves raw windows, baselines, metrics, backtests.
+"""The forecasting postprocessor: the in-graph forecaster that serves raw windows, baselines, metrics.
 
 `build_forecaster(...).forecast` is the one function behind `Run.forecast`, `rnnkit evaluate`,
 the metrics of `rnnkit train` and the SavedModel's `serving_default`, so the four agree. It
@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnkit.preprocessing.series import SeriesPreprocessor, to_original_units, window_statistics
+from rnnkit.tasks.forecast.preprocessor import SeriesPreprocessor, to_original_units, window_statistics
 
 PREDICT_BATCH = 1024
-INTERVAL = "80%"
 
 
 def build_forecaster(model, preprocessor: SeriesPreprocessor):
@@ -39,6 +38,13 @@ def build_forecaster(model, preprocessor: SeriesPreprocessor):
             if targets == 1:
                 values = values[:, :, 0, :]
             return {"forecast": values[..., 1], "lower": values[..., 0], "upper": values[..., 2]}
+
+        def endpoints(self) -> dict:
+            """The SavedModel's signatures (DESIGN §7)."""
+            return {"serving_default": self.forecast}
+
+        def resources(self) -> list:
+            return []
 
     return Forecaster()
 

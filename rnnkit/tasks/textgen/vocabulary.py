@@ -1,8 +1,8 @@
-"""Character- and word-level vocabularies for text generation.
+"""The text-generation preprocessor: character- and word-level vocabularies.
 
 Ids are laid out as Keras' `StringLookup(mask_token="", oov_token="[UNK]")` expects them:
 0 is padding, 1 is `[UNK]`, then the tokens by descending frequency. The same layout is
-rebuilt in-graph (see `rnnkit.generation`) so the exported SavedModel takes raw strings.
+rebuilt in-graph (see `rnnkit.tasks.textgen.generation`) so the exported SavedModel takes raw strings.
 
 Word tokens come from NLTK's `RegexpTokenizer` with `WORD_PATTERN`; `WORD_PATTERN_RE2` is
 the same pattern in RE2 syntax for `tf.strings`, and a test checks the two agree.
@@ -10,6 +10,7 @@ the same pattern in RE2 syntax for `tf.strings`, and a test checks the two agree
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import Counter
 from collections.abc import Iterable
@@ -18,12 +19,14 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnkit.atomic import write_text_atomic
 from rnnkit.errors import DataError, RunError
 
 PAD = ""
 UNK = "[UNK]"
 NEWLINE_MARK = "\u2424"  # stands in for "\n" while tf.strings splits on whitespace
 WORD_PATTERN = r"\n|\w+(?:['’]\w+)*|[^\w\s]"
+FILE = "vocabulary.json"
 WORD_PATTERN_RE2 = r"[\pL\pN_]+(?:['’][\pL\pN_]+)*|[^\pL\pN_\s]"
 
 
@@ -100,11 +103,11 @@ class TextVocabulary:
                    "unknown_count": self.unknown_count}
         if self.level == "word":
             payload["pattern"] = WORD_PATTERN
-        _write_atomic(directory / "vocabulary.json", json.dumps(payload, ensure_ascii=False, indent=0) + "\n")
+        write_text_atomic(directory / FILE, json.dumps(payload, ensure_ascii=False, indent=0) + "\n")
 
     @classmethod
     def load(cls, directory: str | Path) -> "TextVocabulary":
-        path = Path(directory) / "vocabulary.json"
+        path = Path(directory) / FILE
         try:
             payload = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -145,19 +148,8 @@ def word_tokenize(text: str) -> list[str]:
     return _word_tokenizer().tokenize(text.replace("\r\n", "\n"))
 
 
-_TOKENIZER = None
-
-
+@functools.cache
 def _word_tokenizer():
-    global _TOKENIZER
-    if _TOKENIZER is None:
-        from nltk.tokenize import RegexpTokenizer
+    from nltk.tokenize import RegexpTokenizer
 
-        _TOKENIZER = RegexpTokenizer(WORD_PATTERN)
-    return _TOKENIZER
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    from rnnkit.runs import write_text_atomic
-
-    write_text_atomic(path, text)
+    return RegexpTokenizer(WORD_PATTERN)

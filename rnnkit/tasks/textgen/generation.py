@@ -1,4 +1,4 @@
-"""In-graph text generation: prompt strings in, sampled strings out.
+"""The text-generation postprocessor: prompt strings in, sampled strings out, in one graph.
 
 `TextGenerator` steps the recurrent cells one token at a time inside one `tf.function`
 (a `tf.while_loop`), so a sample of N tokens costs N cell steps, never a re-run over a
@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from rnnkit.preprocessing.text import NEWLINE_MARK, PAD, UNK, WORD_PATTERN_RE2, TextVocabulary
+from rnnkit.tasks.textgen.sampling import MIN_TEMPERATURE
+from rnnkit.tasks.textgen.vocabulary import NEWLINE_MARK, PAD, UNK, WORD_PATTERN_RE2, TextVocabulary
 
 BANNED = -1e9  # logit bias that keeps padding and [UNK] from ever being sampled
 CLOSING = r"[.,!?;:%)\]}\n]"
@@ -19,7 +20,7 @@ CLOSING = r"[.,!?;:%)\]}\n]"
 
 def filter_logits(logits, temperature, top_k, top_p):
     """Scale by temperature, then keep the top-k tokens and the top-p nucleus."""
-    logits = logits / tf.maximum(temperature, 0.01)  # the SavedModel takes any float
+    logits = logits / tf.maximum(temperature, MIN_TEMPERATURE)  # the SavedModel takes any float
     vocabulary_size = tf.shape(logits)[-1]
 
     def keep_top_k():
@@ -88,6 +89,13 @@ class TextGenerator(tf.Module):
             input_signature=[tf.TensorSpec([None], tf.int32, name="token_ids")]
             + [tf.TensorSpec([None, size], tf.float32, name=f"state_{i}") for i, size in enumerate(self.state_sizes)],
         )
+
+    def endpoints(self) -> dict:
+        """The SavedModel's signatures (DESIGN §7)."""
+        return {"serving_default": self.step, "generate": self.generate, "sample": self.sample}
+
+    def resources(self) -> list:
+        return [self.lookup]
 
     # -- public graph functions -------------------------------------------------------
 

@@ -1,41 +1,11 @@
-"""Keras layers of rnnkit's own, registered so that `model.keras` files load by name."""
+"""Keras layers of the forecaster, registered so that `model.keras` files load by name."""
 
 from __future__ import annotations
 
 import keras
-import numpy as np
 from keras import ops
 
-
-@keras.saving.register_keras_serializable(package="rnnkit")
-class MaskedGlobalMaxPooling1D(keras.layers.Layer):
-    """Max over time of the unmasked steps only.
-
-    Keras' `GlobalMaxPooling1D` ignores the mask, so the zeros a recurrent layer outputs at
-    padded steps would take part in the max, and a prediction would depend on how much
-    padding its batch happened to have.
-
-    Example:
-        >>> x = keras.ops.convert_to_tensor([[[1.0], [-3.0], [0.0]]])
-        >>> MaskedGlobalMaxPooling1D()(x, mask=keras.ops.convert_to_tensor([[True, True, False]]))
-    """
-
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.supports_masking = True
-
-    def call(self, inputs, mask=None):
-        if mask is None:
-            return ops.max(inputs, axis=1)
-        lowest = np.finfo(keras.backend.standardize_dtype(inputs.dtype)).min
-        keep = ops.expand_dims(ops.cast(mask, "bool"), -1)
-        return ops.max(ops.where(keep, inputs, ops.cast(lowest, inputs.dtype)), axis=1)
-
-    def compute_mask(self, inputs, mask=None):
-        return None
-
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0], input_shape[2])
+from rnnkit.tasks.forecast.preprocessor import QUANTILES, window_statistics
 
 
 @keras.saving.register_keras_serializable(package="rnnkit")
@@ -44,7 +14,7 @@ class WindowNormalization(keras.layers.Layer):
 
     Every column is standardized with the training part's `mean` and `std`; the target
     columns are then centred on the window's own mean and divided by its spread (see
-    `rnnkit.preprocessing.series.window_statistics`), so that the model takes raw values.
+    `rnnkit.tasks.forecast.preprocessor.window_statistics`), so that the model takes raw values.
 
     Args:
         num_targets: how many leading columns are forecast.
@@ -59,8 +29,6 @@ class WindowNormalization(keras.layers.Layer):
         self.std = [float(v) for v in std]
 
     def call(self, inputs):
-        from rnnkit.preprocessing.series import window_statistics
-
         mean = ops.convert_to_tensor(self.mean, dtype=inputs.dtype)
         std = ops.convert_to_tensor(self.std, dtype=inputs.dtype)
         scaled, _, _ = window_statistics(inputs, mean, std, self.num_targets)
@@ -119,7 +87,7 @@ class QuantileForecastHead(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="rnnkit")
-def pinball_loss(y_true, y_pred, quantiles=(0.1, 0.5, 0.9)):
+def pinball_loss(y_true, y_pred, quantiles=QUANTILES):
     """Mean pinball (quantile) loss; `y_true` `[batch, horizon, targets]`, `y_pred` with a
     trailing quantile axis."""
     levels = ops.convert_to_tensor(quantiles, dtype=y_pred.dtype)

@@ -4,8 +4,8 @@ Preprocessor: `SeriesPreprocessor` (windows of `--window` steps; scaling fitted 
 training part; per-window level and spread taken out of the targets). Model: raw window ->
 `WindowNormalization` -> recurrent stack -> `QuantileForecastHead` (10%, 50% and 90%
 quantiles of every step of the horizon, trained with the pinball loss). Postprocessor:
-`rnnkit.forecasting` (back to original units), the same graph `Run.forecast`, `evaluate`,
-the training metrics and the SavedModel run.
+the in-graph forecaster (`forecaster.py`, back to original units), the same graph
+`Run.forecast`, `evaluate`, the training metrics and the SavedModel run.
 
 The series is split in time order: the last part for testing, the part before it for
 validation (early stopping, the best epoch: every forecast that ends in it), the rest for
@@ -15,49 +15,83 @@ part, next to the naive, seasonal naive and mean baselines on the same windows.
 
 from __future__ import annotations
 
+import logging
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 
-from rnnkit.config import Config, DataConfig, ModelConfig, TrainingConfig
-from rnnkit.errors import ConfigError, DataError
-from rnnkit.preprocessing.series import SeriesPreprocessor
-from rnnkit.tasks.base import PreparedData, Task
+from rnnkit.config import Config
+from rnnkit.errors import ConfigError, DataError, RunError
+from rnnkit.options import Option, integer, non_empty
+from rnnkit.task import PreparedData, Task
+from rnnkit.tf_import import import_tensorflow
+
+if TYPE_CHECKING:
+    from rnnkit.tasks.forecast.preprocessor import SeriesPreprocessor
 
 MIN_TRAINING_WINDOWS = 10
+MAX_HORIZON = 10000
+MISSING_MODES = ("interpolate", "error")
+FORECAST = "Forecast"
+log = logging.getLogger("rnnkit")
+
+
+def _horizon(name: str, value: Any) -> str | None:
+    if value is not None and integer(1)(name, value) is None and value > MAX_HORIZON:
+        return f"{name} must be at most {MAX_HORIZON} steps. Received: {name}={value!r}"
+    return integer(1)(name, value)
 
 
 class ForecastTask(Task):
     """Train a recurrent forecaster on a series and forecast past its end."""
 
     name = "forecast"
+    description = "Time-series forecasting: the next steps of a series, with 80% intervals."
+    data_description = "a time series (a CSV/TSV/JSONL with a time column and numeric columns)"
+    options = (
+        Option("target", "data", key="target_columns", nullable=True, columns=True, panel=FORECAST,
+               help="The column to forecast, or several as a,b; the only numeric column when not given."),
+        Option("time_col", "data", key="time_column", nullable=True, check=non_empty, panel=FORECAST,
+               help="The time column; found by name (date, time, ...) or content when not given."),
+        Option("features", "data", key="feature_columns", nullable=True, columns=True, panel=FORECAST,
+               help="Extra input columns, as a,b (their past values are read, never forecast)."),
+        Option("horizon", "data", type=int, nullable=True, check=_horizon, panel=FORECAST,
+               help="Steps forecast at once; one season when not given."),
+        Option("window", "data", type=int, nullable=True, check=integer(2), panel=FORECAST,
+               help="Past steps each forecast reads; two seasons or two horizons (at least 16) when not given."),
+        Option("season", "data", type=int, nullable=True, check=integer(1), panel=FORECAST,
+               help="Steps per seasonal cycle; from the time step when not given (monthly 12, weekly 52, daily 7, "
+                    "hourly 24)."),
+        Option("missing", "data", default="interpolate", choices=MISSING_MODES, panel=FORECAST,
+               help="Interpolate missing values by time (with a warning), or stop with an error."),
+    )
+    # Chosen on the airline (monthly, 144 steps) and Mauna Loa CO2 (weekly, 2,284 steps)
+    # series: one GRU(64) layer with the linear highway reached MASE 0.5-0.6 and 0.35-0.4
+    # (benchmarks/forecast_accuracy.py); an LSTM and two layers were no better.
+    defaults = {"cell": "gru", "layers": 1, "units": 64, "dropout": 0.1, "epochs": 100, "batch_size": 16,
+                "learning_rate": 0.01, "patience": 15}
+    evaluate_options = (
+        Option("backtest", "data", type=int, nullable=True, check=integer(1, note=" (horizons to forecast)"),
+               help="Rolling-origin evaluation over the last K horizons of DATA; the last horizon when not given."),
+    )
 
-    def default_config(self) -> Config:
-        # Chosen on the airline (monthly, 144 steps) and Mauna Loa CO2 (weekly, 2,284 steps)
-        # series: one GRU(64) layer with the linear highway reached MASE 0.5-0.6 and 0.35-0.4
-        # (benchmarks/forecast_accuracy.py); an LSTM and two layers were no better.
-        return Config(
-            task=self.name,
-            data=DataConfig(val_split=0.1),
-            model=ModelConfig(cell="gru", num_layers=1, units=64, dropout=0.1),
-            training=TrainingConfig(epochs=100, batch_size=16, learning_rate=0.01, patience=15),
-        )
+    @classmethod
+    def recognizes(cls, path: Path, encoding: str | None = None) -> float:
+        from rnnkit.datasets.csv_series import is_series_file
+
+        return 1.0 if path.is_file() and is_series_file(path, encoding) else 0.0
 
     def check_config(self, config: Config) -> None:
-        if config.model.bidirectional:
-            raise ConfigError("--bidirectional does not apply to forecasting: a forecast reads the past in time "
-                              "order. Drop --bidirectional.")
         if not config.data.target_columns and config.data.feature_columns:
             raise ConfigError("--features needs --target: name the column(s) to forecast.")
 
     # -- data -------------------------------------------------------------------------------
 
     def prepare(self, config: Config, preprocessor_dir: Path | None = None) -> PreparedData:
-        from rnnkit.preprocessing.series import fit_preprocessor
+        from rnnkit.tasks.forecast.preprocessor import fit_preprocessor
 
-        series = load_series(config.data)
+        series = self.load_series(config)
         horizon = config.data.horizon or max(series.season, 1)
         length = len(series)
         held_out = max(horizon, round(config.data.val_split * length))
@@ -79,7 +113,7 @@ class ForecastTask(Task):
         config.data.feature_columns = series.features
         config.data.time_column = series.time_column
         if preprocessor_dir is not None:
-            preprocessor = SeriesPreprocessor.load(preprocessor_dir)
+            preprocessor = self.load_preprocessor(preprocessor_dir)
             if preprocessor.columns != series.columns:
                 raise DataError(f"{series.name} has the columns {', '.join(series.columns)}, but the run being resumed "
                                 f"was trained on {', '.join(preprocessor.columns)}. Resume with the same data.")
@@ -112,8 +146,20 @@ class ForecastTask(Task):
             warnings=warnings,
         )
 
-    def save_preprocessor(self, prepared: PreparedData, directory: Path) -> None:
-        prepared.preprocessor.save(directory)
+    def load_preprocessor(self, directory: Path) -> SeriesPreprocessor:
+        from rnnkit.tasks.forecast.preprocessor import SeriesPreprocessor
+
+        return SeriesPreprocessor.load(directory)
+
+    def load_series(self, config: Config):
+        """The series the config's data names, with its columns and options."""
+        from rnnkit.datasets.csv_series import open_series
+
+        data = config.data
+        self.check_builtin(data.path)
+        return open_series(data.path, target=data.target_columns, time_col=data.time_column,
+                           features=data.feature_columns, encoding=data.encoding, missing=data.missing,
+                           season=data.season)
 
     def datasets(self, config: Config, prepared: PreparedData):
         preprocessor: SeriesPreprocessor = prepared.preprocessor
@@ -128,59 +174,69 @@ class ForecastTask(Task):
     # -- model ------------------------------------------------------------------------------
 
     def build_model(self, config: Config, prepared: PreparedData):
+        from rnnkit.tasks.forecast.model import build_forecast_model
+
         return build_forecast_model(config, prepared.preprocessor)
 
     def compile(self, model, config: Config, optimizer) -> None:
-        from rnnkit.layers import pinball_loss
+        from rnnkit.tasks.forecast.layers import pinball_loss
 
         model.compile(optimizer=optimizer, loss=pinball_loss, jit_compile=False)  # cuDNN RNNs do not XLA-compile
 
+    def build_inference(self, model, preprocessor: SeriesPreprocessor):
+        from rnnkit.tasks.forecast.forecaster import build_forecaster
+
+        return build_forecaster(model, preprocessor)
+
+    def custom_objects(self) -> dict[str, Any]:
+        from rnnkit.tasks.forecast import layers
+
+        return {"WindowNormalization": layers.WindowNormalization,
+                "QuantileForecastHead": layers.QuantileForecastHead, "pinball_loss": layers.pinball_loss}
+
     # -- metrics ----------------------------------------------------------------------------
 
-    def final_metrics(self, model, config: Config, prepared: PreparedData) -> dict[str, Any]:
-        from rnnkit.forecasting import build_forecaster, evaluate_origins, origins_for
+    def final_metrics(self, inference, config: Config, prepared: PreparedData) -> dict[str, Any]:
+        from rnnkit.tasks.forecast.forecaster import evaluate_origins, origins_for
 
         preprocessor: SeriesPreprocessor = prepared.preprocessor
         series, test_start = prepared.test
         origins = origins_for(len(series), preprocessor.window, preprocessor.horizon, test_start)
-        forecaster = build_forecaster(model, preprocessor)
-        metrics = evaluate_origins(forecaster, preprocessor, series.values, origins)
-        # plots() draws the last test forecast; the driver calls it right after this.
-        self._last_test = (forecaster, preprocessor, series, origins[-1])
+        metrics = evaluate_origins(inference, preprocessor, series.values, origins)
         return {"split": "test", "targets": preprocessor.targets, "horizon": preprocessor.horizon,
                 "windows": len(origins), **metrics}
 
-    def plots(self, run_dir: Path, history: list[dict[str, float]]) -> None:
-        from rnnkit.plots import forecast_plot, learning_curves
+    def plots(self, directory: Path, history: list[dict[str, float]], metrics: dict[str, Any], inference,
+              prepared: PreparedData) -> None:
+        from rnnkit.tasks.forecast.forecaster import origins_for
+        from rnnkit.tasks.forecast.plots import forecast_plot
 
-        learning_curves(run_dir, history)
-        forecaster, preprocessor, series, origin = self._last_test
-        result = forecast_from(forecaster, preprocessor, series, origin=origin)
-        forecast_plot(Path(run_dir) / "plots" / "forecast.png", series, result, origin=origin,
-                      title="the last test window")
+        super().plots(directory, history, metrics, inference, prepared)
+        preprocessor: SeriesPreprocessor = prepared.preprocessor
+        series, test_start = prepared.test
+        # The last test forecast: the one whose horizon ends with the series.
+        origin = origins_for(len(series), preprocessor.window, preprocessor.horizon, test_start)[-1]
+        result = forecast_from(inference, preprocessor, series, origin=origin)
+        forecast_plot(Path(directory) / "forecast.png", series, result, origin=origin, title="the last test window")
 
-    # -- run methods ------------------------------------------------------------------------
+    def next_steps(self, run) -> list[str]:
+        found = run.config.data_summary
+        time = f"time column '{found['time_column']}' ({found['frequency']})" if found.get("time_column") else "no time column"
+        return [f"Data:       {found['rows']} rows, {time}, season {found['season']}; window {found['window']}, "
+                f"horizon {found['horizon']}; tested on the last {found['test_rows']} rows "
+                f"({run.metrics.get('windows')} forecasts)",
+                f"Forecast:   rnnkit forecast {run.path} {run.config.data.path} --plot forecast.png"]
 
-    def preprocessor(self, run) -> SeriesPreprocessor:
-        if "preprocessor" not in run._cache:
-            run._cache["preprocessor"] = SeriesPreprocessor.load(run.path / "preprocessor")
-        return run._cache["preprocessor"]
-
-    def forecaster(self, run):
-        if "forecaster" not in run._cache:
-            from rnnkit.forecasting import build_forecaster
-
-            run._cache["forecaster"] = build_forecaster(run.model, self.preprocessor(run))
-        return run._cache["forecaster"]
+    # -- a trained run ------------------------------------------------------------------------
 
     def read(self, run, data, purpose: str):
         """The series in `data` (a file, built-in name or DataFrame) with the run's columns."""
         preprocessor = self.preprocessor(run)
         series = load_series_for(run, data, preprocessor, purpose)
+        for note in series.notes:
+            log.warning(note)
         if preprocessor.step and series.step and series.step != preprocessor.step:
-            import logging
-
-            logging.getLogger("rnnkit").warning(
+            log.warning(
                 f"{series.name} steps by {describe_step(series.step)}, but the run was trained on data stepping by "
                 f"{describe_step(preprocessor.step)}: its forecasts assume the training frequency.")
         if len(series) < preprocessor.window:
@@ -188,32 +244,33 @@ class ForecastTask(Task):
                             f"(its --window) to forecast. Pass at least {preprocessor.window} rows.")
         return series
 
-    def forecast(self, run, data, horizon: int | None = None) -> dict[str, Any]:
-        import logging
+    def forecast(self, run, data, horizon: int | None = None, plot: str | Path | None = None) -> dict[str, Any]:
+        from rnnkit.tasks.forecast.plots import forecast_plot
 
         preprocessor = self.preprocessor(run)
-        horizon = preprocessor.horizon if horizon is None else horizon
-        if horizon > preprocessor.horizon:
-            raise ConfigError(f"--horizon {horizon} is beyond the {preprocessor.horizon} steps this run forecasts. "
-                              f"Pass --horizon {preprocessor.horizon} or less, or retrain with --horizon {horizon}.")
+        if horizon is not None:
+            horizon = Option("horizon", "data", type=int, check=integer(1)).validate(horizon)
+            if horizon > preprocessor.horizon:
+                raise ConfigError(f"--horizon {horizon} is beyond the {preprocessor.horizon} steps this run forecasts. "
+                                  f"Pass --horizon {preprocessor.horizon} or less, or retrain with --horizon {horizon}.")
+        plot = _plot_path(plot)
         series = self.read(run, data, "forecast")
-        for note in series.notes:
-            logging.getLogger("rnnkit").warning(note)
-        result = forecast_from(self.forecaster(run), preprocessor, series, origin=len(series), horizon=horizon)
-        result["history"] = series
-        return result
+        result = forecast_from(self.inference(run), preprocessor, series, origin=len(series),
+                               horizon=horizon or preprocessor.horizon)
+        if plot is not None:
+            try:
+                forecast_plot(plot, series, result, origin=len(series), title=f"forecast from {series.name}")
+            except OSError as error:
+                raise RunError(f"Cannot write the plot to {plot}: {error.strerror}. Choose another path.") from None
+        return forecast_json(result)
 
     def evaluate(self, run, data, backtest: int | None = None) -> dict[str, Any]:
-        import logging
-
-        from rnnkit.forecasting import evaluate_origins, origins_for
-        from rnnkit.preprocessing.series import seasonal_naive_scale
+        from rnnkit.tasks.forecast.forecaster import evaluate_origins, origins_for
+        from rnnkit.tasks.forecast.preprocessor import seasonal_naive_scale
 
         preprocessor = self.preprocessor(run)
         folds = 1 if backtest is None else backtest
         series = self.read(run, data, "evaluate")
-        for note in series.notes:
-            logging.getLogger("rnnkit").warning(note)
         window, horizon = preprocessor.window, preprocessor.horizon
         first = len(series) - folds * horizon
         if first < window:
@@ -226,53 +283,9 @@ class ForecastTask(Task):
         # MASE is scaled by the seasonal naive error of the history before the first forecast,
         # or of the training data when that history is too short to have one.
         scale = seasonal_naive_scale(history, preprocessor.season) if len(history) > 2 * preprocessor.season else None
-        metrics = evaluate_origins(self.forecaster(run), preprocessor, series.values, origins, mase_scale=scale)
+        metrics = evaluate_origins(self.inference(run), preprocessor, series.values, origins, mase_scale=scale)
         return {"split": "test", "backtest": folds, "targets": preprocessor.targets, "horizon": horizon,
                 "windows": len(origins), **metrics}
-
-    def export_archive(self, run):
-        """A Keras `ExportArchive` whose `serving_default` takes raw windows (DESIGN §7)."""
-        import keras
-
-        forecaster = self.forecaster(run)
-        archive = keras.export.ExportArchive()
-        archive.track(run.model)
-        archive.add_endpoint("serving_default", forecaster.forecast)
-        return archive
-
-
-def build_forecast_model(config: Config, preprocessor: SeriesPreprocessor):
-    """Raw window -> scaled window -> recurrent stack -> quantiles `[batch, horizon, targets, 3]`."""
-    import keras
-
-    from rnnkit.backbone import build_recurrent_stack
-    from rnnkit.layers import QuantileForecastHead, WindowNormalization
-
-    inputs = keras.Input(shape=(preprocessor.window, preprocessor.num_features), dtype="float32", name="history")
-    # float32 even under mixed precision: raw values above 65504 or needing more than 11 bits
-    # of precision must be scaled before anything is cast to float16.
-    scaled = WindowNormalization(preprocessor.num_targets, preprocessor.mean, preprocessor.std, dtype="float32",
-                                 name="scaling")(inputs)
-    x = scaled
-    for layer in build_recurrent_stack(config.model, return_sequences=False):
-        x = layer(x)
-    outputs = QuantileForecastHead(preprocessor.horizon, preprocessor.num_targets, dtype="float32",
-                                   name="quantiles")([x, scaled])
-    return keras.Model(inputs, outputs, name=f"forecaster_{config.model.cell}")
-
-
-def load_series(data: DataConfig):
-    """The series `data.path` names, with the columns and options of `data`."""
-    from rnnkit.datasets.builtin import BUILTIN_DATASETS
-    from rnnkit.datasets.csv_series import open_series
-
-    builtin = BUILTIN_DATASETS.get(data.path)
-    if builtin is not None and builtin.task != "forecast":
-        raise DataError(f"'{data.path}' is {builtin.task} data, not a time series. Pass a CSV with a time column and "
-                        "numeric columns, or a built-in series (`rnnkit datasets`).")
-    return open_series(data.path, target=data.target_columns, time_col=data.time_column,
-                       features=data.feature_columns, encoding=data.encoding, missing=data.missing,
-                       season=data.season)
 
 
 def load_series_for(run, data, preprocessor: SeriesPreprocessor, purpose: str):
@@ -310,7 +323,7 @@ def _time_col(columns: list[str], preprocessor: SeriesPreprocessor) -> str | Non
 
 def forecast_from(forecaster, preprocessor: SeriesPreprocessor, series, origin: int, horizon: int | None = None):
     """The forecast from `origin` (the first forecast step) of `series`: times, values, bounds."""
-    from rnnkit.forecasting import predict_windows
+    from rnnkit.tasks.forecast.forecaster import predict_windows
 
     horizon = preprocessor.horizon if horizon is None else horizon
     window = series.values[origin - preprocessor.window:origin][None]
@@ -321,6 +334,32 @@ def forecast_from(forecaster, preprocessor: SeriesPreprocessor, series, origin: 
         times = series.time_labels()[origin:origin + horizon]
     return {"targets": preprocessor.targets, "times": times, "lower": quantiles[..., 0],
             "value": quantiles[..., 1], "upper": quantiles[..., 2]}
+
+
+def forecast_json(result: dict[str, Any]) -> dict[str, Any]:
+    """The `--json` shape of a forecast (DESIGN §5)."""
+    targets = result["targets"]
+    items = []
+    for index, target in enumerate(targets):
+        for step, moment in enumerate(result["times"]):
+            item = {"time": moment, "value": float(result["value"][step, index]),
+                    "lower": float(result["lower"][step, index]), "upper": float(result["upper"][step, index])}
+            items.append({"target": target, **item} if len(targets) > 1 else item)
+    return {"target": ",".join(targets), "forecast": items}
+
+
+def _plot_path(plot: str | Path | None) -> Path | None:
+    """Check a `--plot` path before anything is computed: a .png whose folder can be made."""
+    if plot is None:
+        return None
+    plot = Path(plot)
+    if plot.suffix.lower() != ".png":
+        raise ConfigError(f"--plot writes a PNG image; name it with .png. Received: {plot}")
+    try:
+        plot.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise RunError(f"Cannot write the plot to {plot}: {error.strerror}. Choose another path.") from None
+    return plot
 
 
 def describe_step(step: dict | None) -> str | None:
@@ -349,10 +388,11 @@ def _windows(preprocessor: SeriesPreprocessor, values: np.ndarray, batch: int, s
     on and 0 before it: validation forecasts reach back into training rows, which must not
     count when the best epoch is chosen.
     """
+    import numpy as np
+
     import keras
 
-    from rnnkit.preprocessing.series import to_model_units, window_statistics
-    from rnnkit.training import import_tensorflow
+    from rnnkit.tasks.forecast.preprocessor import to_model_units, window_statistics
 
     tf = import_tensorflow()
     window, horizon, targets = preprocessor.window, preprocessor.horizon, preprocessor.num_targets

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rnnkit.preprocessing.text import TextVocabulary, fit_vocabulary, word_tokenize
+from rnnkit.tasks.textgen.vocabulary import TextVocabulary, fit_vocabulary, word_tokenize
 
 SAMPLES = [
     "Hello, world! It's a test-case (really).",
@@ -19,7 +19,7 @@ def test_graph_tokenizer_matches_nltk(text):
     import keras
     import tensorflow as tf
 
-    from rnnkit.generation import prompt_token_ids
+    from rnnkit.tasks.textgen.generation import prompt_token_ids
 
     vocabulary = fit_vocabulary([text], "word")
     lookup = keras.layers.StringLookup(vocabulary=vocabulary.tokens, mask_token="", oov_token="[UNK]")

@@ -1,4 +1,4 @@
-"""Series preprocessing: windows in, scaling fitted on the training part only.
+"""The forecasting preprocessor: windows in, scaling fitted on the training part only.
 
 Two scalings, both inside the model so that it takes raw values:
 
@@ -21,9 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnkit.atomic import write_json_atomic
 from rnnkit.errors import RunError
 
-QUANTILES = (0.1, 0.5, 0.9)
+QUANTILES = (0.1, 0.5, 0.9)  # lower bound, forecast, upper bound
+INTERVAL = f"{QUANTILES[-1] - QUANTILES[0]:.0%}"  # the interval the bounds span
 # The smallest per-window spread, in units of the training standard deviation: a flat window
 # is not blown up into noise.
 SCALE_FLOOR = 0.1
@@ -70,8 +72,6 @@ class SeriesPreprocessor:
         return len(self.columns)
 
     def save(self, directory: str | Path) -> None:
-        from rnnkit.runs import write_json_atomic
-
         values = asdict(self)
         values["quantiles"] = list(self.quantiles)
         write_json_atomic(Path(directory) / FILE, values)

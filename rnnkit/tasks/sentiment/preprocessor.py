@@ -1,4 +1,4 @@
-"""Text -> token ids for classification, in-graph, so the SavedModel takes raw strings.
+"""The classification preprocessor: text -> token ids, in-graph, so the SavedModel takes raw strings.
 
 Standardization lower-cases (Unicode-aware), removes HTML tags such as IMDB's `<br />`,
 drops apostrophes ("don't" -> "dont") and turns every other run of punctuation or
@@ -17,8 +17,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from rnnkit.atomic import write_json_atomic, write_text_atomic
 from rnnkit.errors import RunError
 
+PAD, UNK = "", "[UNK]"
 STANDARDIZE = "lower_strip_html_and_punctuation"
 UNK_ID = 1
 _CONFIG_FILE = "text_classification.json"
@@ -69,7 +71,7 @@ class TextClassificationPreprocessor:
             with tf.init_scope():
                 self._vectorizer = keras.layers.TextVectorization(
                     standardize=None, split="whitespace", output_mode="int", ragged=True,
-                    vocabulary=["", "[UNK]", *self.tokens], name="text_vectorization",
+                    vocabulary=[PAD, UNK, *self.tokens], name="text_vectorization",
                 )
                 self._vectorizer(tf.constant([""]))  # builds it, which export requires
         return self._vectorizer
@@ -92,8 +94,6 @@ class TextClassificationPreprocessor:
         return tf.pad(dense, [[0, 0], [0, tf.maximum(1 - tf.shape(dense)[1], 0)]])
 
     def save(self, directory: str | Path) -> None:
-        from rnnkit.runs import write_json_atomic, write_text_atomic
-
         directory = Path(directory)
         write_text_atomic(directory / _VOCABULARY_FILE, "".join(f"{token}\n" for token in self.tokens))
         write_json_atomic(directory / _CONFIG_FILE, {

@@ -1,4 +1,4 @@
-"""Text classification: the in-graph classifier that serves raw strings, and its metrics.
+"""The classification postprocessor: the in-graph classifier that serves raw strings, and its metrics.
 
 `TextClassifier.classify` is the one function behind `Run.predict`, `rnnkit evaluate`
 and the SavedModel's `serving_default`, so the three agree. The metrics are plain NumPy
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnkit.preprocessing.text_classification import TextClassificationPreprocessor
+from rnnkit.tasks.sentiment.preprocessor import TextClassificationPreprocessor
 
 PREDICT_BATCH = 256
 
@@ -34,6 +34,13 @@ def build_classifier_module(model, preprocessor: TextClassificationPreprocessor)
             else:
                 probabilities = scores
             return {"probabilities": probabilities, "label": tf.gather(self.labels, tf.argmax(probabilities, axis=1))}
+
+        def endpoints(self) -> dict:
+            """The SavedModel's signatures (DESIGN §7)."""
+            return {"serving_default": self.classify}
+
+        def resources(self) -> list:
+            return [self.vectorizer]
 
     return TextClassifier()
 

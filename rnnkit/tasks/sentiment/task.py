@@ -3,8 +3,8 @@
 Preprocessor: `TextClassificationPreprocessor` (standardize, `TextVectorization`, the last
 `--max-len` tokens, right padding). Model: Embedding (`mask_zero`) -> recurrent stack
 returning sequences -> max over the unmasked steps -> Dense (sigmoid for two classes,
-softmax for more). Postprocessor: `rnnkit.classification` (probabilities -> label names),
-the same graph `Run.predict`, `evaluate` and the SavedModel run.
+softmax for more). Postprocessor: the in-graph classifier (`classifier.py`), the same graph
+`Run.predict`, `evaluate` and the SavedModel run.
 """
 
 from __future__ import annotations
@@ -14,50 +14,81 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
-from rnnkit.config import Config, DataConfig, ModelConfig, TrainingConfig
+from rnnkit.config import Config
 from rnnkit.errors import ConfigError, DataError
-from rnnkit.preprocessing.text_classification import TextClassificationPreprocessor
-from rnnkit.tasks.base import PreparedData, Task
+from rnnkit.options import DATA, MODEL, TRAINING, Option, integer, non_empty
+from rnnkit.task import PreparedData, Task
+from rnnkit.tasks.sentiment.preprocessor import TextClassificationPreprocessor
+from rnnkit.tf_import import import_tensorflow
 
 MIN_TEXTS = 10
 IMBALANCE_RATIO = 3.0
 ENCODE_BATCH = 4096
 BUCKET_BOUNDARIES = (16, 32, 48, 64, 96, 128, 160, 192, 256, 320, 384, 448, 512, 768, 1024)
+CLASS_WEIGHTS = ("auto", "balanced", "none")
+
+
+def _vocabulary_size(name: str, value: Any) -> str | None:
+    if integer(0)(name, value) is None and value not in (1, 2):
+        return None
+    return (f"{name} must be 0 (keep every word) or at least 3 (padding, [UNK] and one word). "
+            f"Received: {name}={value!r}")
 
 
 class SentimentTask(Task):
     """Train a recurrent text classifier and query it with raw strings."""
 
     name = "sentiment"
+    description = "Text classification: binary or multi-class labels for texts (IMDB or your own)."
+    data_description = "labelled texts (a CSV/TSV/JSONL, an aclImdb-style folder or `imdb`)"
+    options = (
+        Option("max_len", "data", key="sequence_length", default=400, type=int, check=integer(2), panel=DATA,
+               help="Keep the last N tokens of each text."),
+        Option("vocab_size", "data", key="vocabulary_size", default=20000, type=int, check=_vocabulary_size,
+               panel=DATA, help="Keep the N most frequent words, the rest become [UNK]; 0 keeps all."),
+        Option("text_col", "data", key="text_column", nullable=True, check=non_empty, panel=DATA,
+               help="The text column of a CSV/TSV/JSONL; found by name or content when not given."),
+        Option("label_col", "data", key="label_column", nullable=True, check=non_empty, panel=DATA,
+               help="The label column; found by name or content when not given."),
+        Option("embedding_dim", "model", default=128, type=int, check=integer(1), panel=MODEL,
+               help="Token embedding size."),
+        Option("bidirectional", "model", default=True, type=bool, negative="--unidirectional", panel=MODEL,
+               help="Bidirectional recurrent layers."),
+        Option("class_weight", "training", default="auto", choices=CLASS_WEIGHTS, panel=TRAINING,
+               help="Weigh classes inversely to their frequency (auto: when the largest is over 3x the smallest)."),
+    )
+    # Chosen on IMDB (22,500 reviews, 2,500 held out): BiGRU(64) with max pooling over
+    # time reached 0.90-0.91 accuracy in 3-4 epochs, where the last state reached 0.89
+    # and the keras-io 2 x BiLSTM(64) recipe 0.87; max pooling also learns faster on
+    # small data (0.83-0.85 after 2 epochs on 2,700 reviews). GRU for CPU speed.
+    defaults = {"cell": "gru", "layers": 1, "units": 64, "dropout": 0.3, "epochs": 4, "batch_size": 64,
+                "learning_rate": 0.003, "patience": 2}
+    evaluate_options = (
+        Option("text_col", "data", nullable=True, check=non_empty,
+               help="The text column of DATA; the training column if DATA has it, else found."),
+        Option("label_col", "data", nullable=True, check=non_empty,
+               help="The label column of DATA; as for --text-col."),
+    )
 
-    def default_config(self) -> Config:
-        # Chosen on IMDB (22,500 reviews, 2,500 held out): BiGRU(64) with max pooling over
-        # time reached 0.90-0.91 accuracy in 3-4 epochs, where the last state reached 0.89
-        # and the keras-io 2 x BiLSTM(64) recipe 0.87; max pooling also learns faster on
-        # small data (0.83-0.85 after 2 epochs on 2,700 reviews). GRU for CPU speed.
-        return Config(
-            task=self.name,
-            data=DataConfig(level="word", sequence_length=400, vocabulary_size=20000),
-            model=ModelConfig(cell="gru", num_layers=1, units=64, bidirectional=True, dropout=0.3, embedding_dim=128),
-            training=TrainingConfig(epochs=4, batch_size=64, learning_rate=0.003, patience=2),
-        )
+    @classmethod
+    def recognizes(cls, path: Path, encoding: str | None = None) -> float:
+        from rnnkit.datasets.labelled_text import is_class_folder, is_labelled_file, looks_like_class_folders
 
-    def check_config(self, config: Config) -> None:
-        if config.data.level != "word":
-            raise ConfigError("--level char does not apply to text classification, which reads words. Drop --level.")
-        if config.data.vocabulary_size in (1, 2):
-            raise ConfigError("vocab_size must be 0 (keep every word) or at least 3 (padding, [UNK] and one word). "
-                              f"Received: vocab_size={config.data.vocabulary_size}")
+        if path.is_dir():
+            return 1.0 if is_class_folder(path) else 0.5 if looks_like_class_folders(path) else 0.0
+        return 0.5 if is_labelled_file(path) else 0.0
 
     # -- data -------------------------------------------------------------------------------
 
     def prepare(self, config: Config, preprocessor_dir: Path | None = None) -> PreparedData:
-        from rnnkit.datasets.labelled_text import stratified_split
-        from rnnkit.preprocessing.text_classification import fit_preprocessor
+        import numpy as np
 
-        data = load_labelled(config.data)
+        from rnnkit.datasets.labelled_text import stratified_split
+        from rnnkit.tasks.sentiment.preprocessor import fit_preprocessor
+
+        data = self.load_labelled(config.data.path, config.data.encoding, config.data.text_column,
+                                  config.data.label_column)
         if len(data.texts) < MIN_TEXTS:
             raise DataError(f"{data.name} has {len(data.texts)} labelled texts; at least {MIN_TEXTS} are needed "
                             "(a validation split is held out from them).")
@@ -70,9 +101,9 @@ class SentimentTask(Task):
         classes = data.classes
         tally = Counter(train_labels)
         counts = [tally[label] for label in classes]
-        _tf()
+        import_tensorflow()
         if preprocessor_dir is not None:
-            preprocessor = TextClassificationPreprocessor.load(preprocessor_dir)
+            preprocessor = self.load_preprocessor(preprocessor_dir)
             if preprocessor.labels != classes:
                 raise DataError(f"{data.name} has the classes {', '.join(classes)}, but the run being resumed was "
                                 f"trained on {', '.join(preprocessor.labels)}. Resume with the same data.")
@@ -104,10 +135,26 @@ class SentimentTask(Task):
             warnings=warnings,
         )
 
-    def save_preprocessor(self, prepared: PreparedData, directory: Path) -> None:
-        prepared.preprocessor.save(directory)
+    def load_preprocessor(self, directory: Path) -> TextClassificationPreprocessor:
+        return TextClassificationPreprocessor.load(directory)
+
+    def load_labelled(self, data: str, encoding: str | None, text_col: str | None = None,
+                      label_col: str | None = None, require_two: bool = True, preferred: tuple | None = None):
+        """The labelled texts `data` names: `imdb`, a file or a folder."""
+        from rnnkit.datasets.imdb import load_imdb
+        from rnnkit.datasets.labelled_text import check_labels, open_labelled
+
+        self.check_builtin(data)
+        if data == "imdb":
+            labelled = load_imdb()
+            check_labels(labelled, require_two)
+            return labelled
+        return open_labelled(data, text_col=text_col, label_col=label_col, encoding=encoding,
+                             require_labels=require_two, preferred=preferred)
 
     def datasets(self, config: Config, prepared: PreparedData):
+        import numpy as np
+
         preprocessor: TextClassificationPreprocessor = prepared.preprocessor
         texts, targets, weights = prepared.train
         batch = config.training.batch_size
@@ -121,65 +168,65 @@ class SentimentTask(Task):
         train = _dataset(preprocessor, ids, targets, None if weights is None else np.asarray(weights)[targets])
         train = train.shuffle(len(texts), seed=config.training.seed, reshuffle_each_iteration=True)
         train = train.bucket_by_sequence_length(_length, boundaries, [batch] * (len(boundaries) + 1))
-        train = train.apply(_tf().data.experimental.assert_cardinality(steps))  # Keras warns on unknown sizes
+        tf = import_tensorflow()
+        train = train.apply(tf.data.experimental.assert_cardinality(steps))  # Keras warns on unknown sizes
         validation_texts, validation_targets = prepared.validation
         validation = _sorted_batches(preprocessor, validation_texts, validation_targets, batch)
-        tf = _tf()
         return train.prefetch(tf.data.AUTOTUNE), validation.prefetch(tf.data.AUTOTUNE), steps
 
     # -- model ------------------------------------------------------------------------------
 
     def build_model(self, config: Config, prepared: PreparedData):
-        return build_classifier_model(config, prepared.preprocessor.vocabulary_size, prepared.preprocessor.num_classes)
+        from rnnkit.tasks.sentiment.model import build_classifier_model
+
+        preprocessor = prepared.preprocessor
+        return build_classifier_model(config, preprocessor.vocabulary_size, preprocessor.num_classes)
 
     def compile(self, model, config: Config, optimizer) -> None:
-        import keras
+        from rnnkit.tasks.sentiment.model import compile_classifier
 
-        binary = model.output_shape[-1] == 1
-        model.compile(
-            optimizer=optimizer,
-            loss=keras.losses.BinaryCrossentropy() if binary else keras.losses.SparseCategoricalCrossentropy(),
-            metrics=[keras.metrics.BinaryAccuracy(name="accuracy") if binary
-                     else keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-            jit_compile=False,  # XLA cannot use the cuDNN RNN kernels
-        )
+        compile_classifier(model, optimizer)
+
+    def build_inference(self, model, preprocessor: TextClassificationPreprocessor):
+        from rnnkit.tasks.sentiment.classifier import build_classifier_module
+
+        return build_classifier_module(model, preprocessor)
+
+    def custom_objects(self) -> dict[str, Any]:
+        from rnnkit.tasks.sentiment.layers import MaskedGlobalMaxPooling1D
+
+        return {"MaskedGlobalMaxPooling1D": MaskedGlobalMaxPooling1D}
 
     # -- metrics ----------------------------------------------------------------------------
 
-    def final_metrics(self, model, config: Config, prepared: PreparedData) -> dict[str, Any]:
-        from rnnkit.classification import build_classifier_module
-
+    def final_metrics(self, inference, config: Config, prepared: PreparedData) -> dict[str, Any]:
         split, (texts, targets) = ("test", prepared.test) if prepared.test else ("validation", prepared.validation)
-        return _metrics(build_classifier_module(model, prepared.preprocessor), prepared.preprocessor, texts, targets, split)
+        return _metrics(inference, prepared.preprocessor, texts, targets, split)
 
-    def plots(self, run_dir: Path, history: list[dict[str, float]]) -> None:
-        import json
+    def plots(self, directory: Path, history: list[dict[str, float]], metrics: dict[str, Any], inference,
+              prepared: PreparedData) -> None:
+        from rnnkit.tasks.sentiment.plots import confusion_matrix
 
-        from rnnkit.plots import confusion_matrix, learning_curves
+        super().plots(directory, history, metrics, inference, prepared)
+        confusion_matrix(directory, metrics["model"]["confusion_matrix"], metrics["labels"], metrics["split"])
 
-        learning_curves(run_dir, history)
-        metrics = json.loads((Path(run_dir) / "metrics.json").read_text(encoding="utf-8"))
-        confusion_matrix(run_dir, metrics["model"]["confusion_matrix"], metrics["labels"], metrics["split"])
+    def next_steps(self, run) -> list[str]:
+        return [f'Query it:   rnnkit predict {run.path} "a wonderful film"']
 
-    # -- run methods ------------------------------------------------------------------------
+    # -- a trained run ------------------------------------------------------------------------
 
-    def preprocessor(self, run) -> TextClassificationPreprocessor:
-        if "preprocessor" not in run._cache:
-            run._cache["preprocessor"] = TextClassificationPreprocessor.load(run.path / "preprocessor")
-        return run._cache["preprocessor"]
+    def predict(self, run, texts: str | list[str]) -> list[dict[str, Any]]:
+        import numpy as np
 
-    def classifier(self, run):
-        if "classifier" not in run._cache:
-            from rnnkit.classification import build_classifier_module
+        from rnnkit.tasks.sentiment.classifier import predict_probabilities
 
-            run._cache["classifier"] = build_classifier_module(run.model, self.preprocessor(run))
-        return run._cache["classifier"]
-
-    def predict(self, run, texts: list[str]) -> list[dict[str, Any]]:
-        from rnnkit.classification import predict_probabilities
-
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        if not all(isinstance(text, str) for text in texts):
+            raise ConfigError("predict takes strings: pass a string or a list of strings.")
+        if not texts:
+            return []
         labels = self.preprocessor(run).labels
-        probabilities = predict_probabilities(self.classifier(run), texts)
+        probabilities = predict_probabilities(self.inference(run), texts)
         results = []
         for text, row in zip(texts, probabilities):
             best = int(np.argmax(row))
@@ -190,66 +237,17 @@ class SentimentTask(Task):
     def evaluate(self, run, data, text_col: str | None = None, label_col: str | None = None) -> dict[str, Any]:
         preprocessor = self.preprocessor(run)
         summary = run.config.data_summary
-        data_config = DataConfig(path=str(data), encoding=run.config.data.encoding, text_column=text_col,
-                                 label_column=label_col)
         # The training columns are used when the file has them; otherwise columns are found again.
-        labelled = load_labelled(data_config, require_two=False,
-                                 preferred=(summary.get("text_column"), summary.get("label_column")))
+        labelled = self.load_labelled(str(data), run.config.data.encoding, text_col, label_col, require_two=False,
+                                      preferred=(summary.get("text_column"), summary.get("label_column")))
         if labelled.test is not None:
             labelled = labelled.test
-        return _metrics(self.classifier(run), preprocessor, labelled.texts, _label_ids(labelled, preprocessor.labels), "test")
-
-    def export_archive(self, run):
-        """A Keras `ExportArchive` whose `serving_default` takes raw strings (DESIGN §7)."""
-        import keras
-
-        classifier = self.classifier(run)
-        archive = keras.export.ExportArchive()
-        archive.track(run.model)
-        archive.track(classifier.vectorizer)
-        archive.add_endpoint("serving_default", classifier.classify)
-        return archive
-
-
-def load_labelled(data: DataConfig, require_two: bool = True, preferred: tuple | None = None):
-    """The labelled texts `data.path` names: `imdb`, a file or a folder."""
-    from rnnkit.datasets.builtin import BUILTIN_DATASETS
-    from rnnkit.datasets.imdb import load_imdb
-    from rnnkit.datasets.labelled_text import check_labels, open_labelled
-
-    builtin = BUILTIN_DATASETS.get(data.path)
-    if builtin is not None and builtin.task != "sentiment":
-        raise DataError(f"'{data.path}' is {builtin.task} data, not labelled texts. Pass a CSV/TSV/JSONL, "
-                        "an aclImdb-style folder or `imdb`.")
-    if data.path == "imdb":
-        labelled = load_imdb()
-        check_labels(labelled, require_two)
-        return labelled
-    return open_labelled(data.path, text_col=data.text_column, label_col=data.label_column, encoding=data.encoding,
-                         require_labels=require_two, preferred=preferred)
-
-
-def build_classifier_model(config: Config, vocabulary_size: int, num_classes: int):
-    """Embedding -> recurrent stack -> masked max pooling -> Dense probabilities."""
-    import keras
-
-    from rnnkit.backbone import build_recurrent_stack
-    from rnnkit.layers import MaskedGlobalMaxPooling1D
-
-    inputs = keras.Input(shape=(None,), dtype="int64", name="token_ids")
-    x = keras.layers.Embedding(vocabulary_size, config.model.embedding_dim, mask_zero=True, name="embedding")(inputs)
-    for layer in build_recurrent_stack(config.model, return_sequences=True):
-        x = layer(x)
-    x = MaskedGlobalMaxPooling1D(name="max_over_time")(x)
-    binary = num_classes == 2
-    outputs = keras.layers.Dense(1 if binary else num_classes, activation="sigmoid" if binary else "softmax",
-                                 dtype="float32", name="probabilities")(x)
-    return keras.Model(inputs, outputs, name=f"classifier_{config.model.cell}")
+        return _metrics(self.inference(run), preprocessor, labelled.texts, _label_ids(labelled, preprocessor.labels), "test")
 
 
 def encode_texts(preprocessor: TextClassificationPreprocessor, texts: list[str]):
     """All `texts` as one ragged tensor of ids, encoded in large batches in-graph."""
-    tf = _tf()
+    tf = import_tensorflow()
     encode = tf.function(preprocessor.encode, input_signature=[tf.TensorSpec([None], tf.string)])
     parts = [encode(tf.constant(texts[start:start + ENCODE_BATCH], tf.string))
              for start in range(0, len(texts), ENCODE_BATCH)]
@@ -257,7 +255,9 @@ def encode_texts(preprocessor: TextClassificationPreprocessor, texts: list[str])
 
 
 def _dataset(preprocessor, ids, targets: np.ndarray, weights: np.ndarray | None):
-    tf = _tf()
+    import numpy as np
+
+    tf = import_tensorflow()
     y = _targets(preprocessor, targets)
     columns = (ids, y) if weights is None else (ids, y, weights.astype(np.float32))
     # Slices of a ragged tensor come out as 1-D ragged values; an identity map makes them
@@ -270,12 +270,14 @@ def _identity(*columns):
 
 
 def _length(ids, *_):
-    return _tf().shape(ids)[0]
+    return import_tensorflow().shape(ids)[0]
 
 
 def _sorted_batches(preprocessor, texts: list[str], targets: np.ndarray, batch: int):
     """Evaluation batches in order of length (each padded to its own longest text)."""
-    tf = _tf()
+    import numpy as np
+
+    tf = import_tensorflow()
     ids = encode_texts(preprocessor, texts)
     order = np.argsort(ids.row_lengths().numpy(), kind="stable")
     dataset = tf.data.Dataset.from_tensor_slices((tf.gather(ids, order), _targets(preprocessor, targets[order])))
@@ -284,11 +286,15 @@ def _sorted_batches(preprocessor, texts: list[str], targets: np.ndarray, batch: 
 
 def _targets(preprocessor, targets: np.ndarray) -> np.ndarray:
     # Two classes: a float 0/1 per text for the sigmoid head; more: the class index.
+    import numpy as np
+
     return targets.astype(np.float32)[:, None] if preprocessor.num_classes == 2 else targets.astype(np.int32)
 
 
 def _metrics(classifier, preprocessor, texts: list[str], targets: np.ndarray, split: str) -> dict[str, Any]:
-    from rnnkit.classification import classification_metrics, majority_baseline, predict_probabilities
+    import numpy as np
+
+    from rnnkit.tasks.sentiment.classifier import classification_metrics, majority_baseline, predict_probabilities
 
     probabilities = predict_probabilities(classifier, texts)
     return {
@@ -300,6 +306,8 @@ def _metrics(classifier, preprocessor, texts: list[str], targets: np.ndarray, sp
 
 
 def _label_ids(data, labels: list[str]) -> np.ndarray:
+    import numpy as np
+
     known = {label: index for index, label in enumerate(labels)}
     unknown = sorted(set(data.labels) - set(known))
     if unknown:
@@ -310,7 +318,7 @@ def _label_ids(data, labels: list[str]) -> np.ndarray:
 
 
 def _class_weights(mode: str, counts: list[int]) -> list[float] | None:
-    from rnnkit.classification import class_weights
+    from rnnkit.tasks.sentiment.classifier import class_weights
 
     imbalanced = max(counts) > IMBALANCE_RATIO * min(counts)
     if mode == "balanced" or (mode == "auto" and imbalanced):
@@ -318,8 +326,4 @@ def _class_weights(mode: str, counts: list[int]) -> list[float] | None:
     return None
 
 
-def _tf():
-    from rnnkit.training import import_tensorflow
-
-    return import_tensorflow()
 
