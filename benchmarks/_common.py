@@ -13,7 +13,7 @@ IMDB = SHARED_DATA / "imdb" / "train.csv.gz"
 
 def machine() -> str:
     """One line describing where the numbers came from."""
-    from rnnkit.training import import_tensorflow
+    from rnnkit.tf_import import import_tensorflow
 
     tf = import_tensorflow()  # without TensorFlow's start-up chatter
 

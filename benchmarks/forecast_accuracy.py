@@ -12,7 +12,7 @@ multiplicative season of the detected length, `initialization_method="estimated"
 `--hw-seasonal auto` both seasons are fitted and the lower AIC wins) is fitted on every row
 before the test part (training + validation, missing values interpolated exactly as rnnkit
 does, through `rnnkit.datasets.csv_series.open_series`) and forecasts the same `horizon` steps.
-All metrics come from `rnnkit.forecasting.forecast_metrics` with the run's MASE scale (the
+All metrics come from `rnnkit.tasks.forecast.forecaster.forecast_metrics` with the run's MASE scale (the
 in-sample seasonal naive MAE of the training part, from RUN/preprocessor/series.json, checked
 against a recomputation). "fit s" is the wall-clock time of the whole `rnnkit.train` call
 (preparing the data, fitting, test metrics, plots; TensorFlow is imported beforehand) and of
@@ -108,8 +108,8 @@ def holt_winters(history: np.ndarray, season: int, horizon: int, seasonal: str) 
 
 def run_case(name: str, case: Case, path: Path, args: argparse.Namespace, seeds: list[int]) -> dict:
     from rnnkit.datasets.csv_series import open_series
-    from rnnkit.forecasting import forecast_metrics
-    from rnnkit.preprocessing.series import seasonal_naive_scale
+    from rnnkit.tasks.forecast.forecaster import forecast_metrics
+    from rnnkit.tasks.forecast.preprocessor import seasonal_naive_scale
 
     series = open_series(path, target=[case.target])
     length, horizon, season = len(series), case.horizon, series.season
@@ -194,7 +194,7 @@ def main() -> None:
             return
         paths[name] = path
 
-    from rnnkit.training import import_tensorflow
+    from rnnkit.tf_import import import_tensorflow
 
     import_tensorflow()  # not timed
     results = {name: run_case(name, CASES[name], paths[name], args, seeds) for name in names}

@@ -24,7 +24,7 @@ def tutorial_loop(run, prompt: str, length: int, window: int) -> str:
     """The loop most Keras text-generation tutorials show: re-run the whole window per character."""
     import numpy as np
 
-    from rnnkit.preprocessing.text import TextVocabulary
+    from rnnkit.tasks.textgen.vocabulary import TextVocabulary
 
     vocabulary = TextVocabulary.load(run.path / "preprocessor")
     ids = list(vocabulary.encode([prompt]))
