@@ -20,6 +20,8 @@ def test_run_folder_has_every_file(trained_run):
     assert set(metrics["baselines"]["unigram"]) == {"loss", "bits_per_char", "accuracy"}
     config = json.loads((trained_run.path / "config.json").read_text())
     assert config["task"] == "textgen" and config["training"]["seed"] == 1
+    assert not {"horizon", "text_column", "target_columns", "missing"} & set(config["data"])
+    assert not {"bidirectional"} & set(config["model"]) and "class_weight" not in config["training"]
     assert {"tensorflow", "keras", "rnnkit"} <= set(config["versions"])
 
 
@@ -58,10 +60,15 @@ def test_char_level_round_trip_is_exact(tmp_path):
 
 
 def test_multilingual_generation_and_savedmodel_round_trip(tmp_path):
+    import tensorflow as tf
+
     path = make_corpus(tmp_path / "multi.txt", 4000, extra=MULTILINGUAL * 20)
     run = rnnkit.train(str(path), out=tmp_path / "run", **TINY)
-    text = run.generate("汉字👋🏽", length=20, seed=3)[0]
+    text = run.generate("汉字👋🏽", length=20, temperature=0.9, seed=3)[0]
     assert text.startswith("汉字👋🏽") and len(text) == 4 + 20
+    served = tf.saved_model.load(str(run.export(tmp_path / "sm"))).signatures["generate"](
+        prompt=tf.constant(["汉字👋🏽"]), length=tf.constant(20), temperature=tf.constant(0.9), seed=tf.constant(3))
+    assert served["text"].numpy()[0].decode("utf-8") == text
 
 
 def test_export_matches_generate_in_a_process_without_rnnkit(trained_run, tmp_path):
@@ -130,12 +137,23 @@ def test_word_level(tmp_path):
     assert "[UNK]" not in text and " ." not in text and " ," not in text
 
 
-def test_evaluate_on_held_out_text(trained_run, tmp_path):
-    held_out = make_corpus(tmp_path / "held_out.txt", 2000, seed=9)
+def test_evaluate_on_the_validation_text_repeats_the_training_metrics(trained_run, corpus, tmp_path):
+    import math
+
+    text = corpus.read_text(encoding="utf-8")
+    held_out = tmp_path / "held_out.txt"
+    held_out.write_text(text[len(text) - int(len(text) * 0.1):], encoding="utf-8")  # the validation split
     metrics = trained_run.evaluate(held_out)
-    assert metrics["split"] == "test"
-    assert metrics["model"]["bits_per_char"] > 0
-    assert "unigram" in metrics["baselines"]
+    assert metrics["split"] == "test" and set(metrics["baselines"]) == {"unigram"}
+    model, trained = metrics["model"], trained_run.metrics["model"]
+    assert model["loss"] == pytest.approx(trained["loss"], rel=1e-5)
+    assert model["accuracy"] == pytest.approx(trained["accuracy"], rel=1e-5)
+    assert model["bits_per_char"] == pytest.approx(model["loss"] / math.log(2))
+    # evaluate's unigram counts are the vocabulary's (the whole training file), training's those of
+    # the training split: close, not equal.
+    unigram = metrics["baselines"]["unigram"]
+    assert unigram["bits_per_char"] == pytest.approx(unigram["loss"] / math.log(2))
+    assert unigram["loss"] == pytest.approx(trained_run.metrics["baselines"]["unigram"]["loss"], rel=0.02)
 
 
 def test_seeded_training_is_repeatable(corpus, tmp_path):

@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from rnnkit.cli.main import app
+from rnnkit.errors import DataError
 from tests.helpers import make_corpus
 
 runner = CliRunner()
@@ -82,7 +83,7 @@ def test_invalid_utf8_offset_across_chunks(tmp_path, monkeypatch):
     monkeypatch.setattr(text_files, "CHUNK_BYTES", 7)
     path = tmp_path / "bad.txt"
     path.write_bytes("héllo wörld ".encode() * 3 + b"\xc3(" + b" tail")
-    with pytest.raises(Exception) as error:
+    with pytest.raises(DataError) as error:
         list(text_files.open_text_corpus(path).chunks())
     assert f"offset {len('héllo wörld '.encode()) * 3}" in str(error.value)
 

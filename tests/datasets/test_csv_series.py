@@ -71,8 +71,10 @@ def test_time_zones_whole_years_and_yyyymmdd(tmp_path):
 def test_time_interpolation_weighs_uneven_gaps(tmp_path):
     text = "when,x\n2020-01-01 00:00,0\n2020-01-01 01:00,\n2020-01-01 04:00,8\n"
     series = open_series(write(tmp_path / "s.csv", text))
-    assert any("irregular" in note for note in series.notes) or len(series) == 5
-    assert series.values[1, 0] == pytest.approx(2.0)
+    # 1 h then 3 h: no regular grid, so the rows stay as they are and the gap is filled by time
+    # (2.0 at 01:00 on the way from 0 at 00:00 to 8 at 04:00; by position it would be 4.0).
+    assert any("irregular (steps of 1 hours to 3 hours)" in note for note in series.notes)
+    assert len(series) == 3 and series.values[:, 0].tolist() == pytest.approx([0.0, 2.0, 8.0])
 
 
 @pytest.mark.parametrize("freq, season", [("MS", 12), ("ME", 12), ("W-SUN", 52), ("D", 7), ("B", 5), ("h", 24),
