@@ -20,7 +20,7 @@ from rnnkit.cli._render import stdout
 def forecast(
     run: RunDir,
     data: Annotated[str, typer.Argument(help="The history: a CSV/TSV/JSONL with the training columns (or a built-in series); the forecast starts after its last row.", show_default=False)],
-    horizon: Annotated[Optional[int], typer.Option(help="Steps to forecast, up to the run's horizon. [default: the run's horizon]")] = None,
+    horizon: Annotated[Optional[int], typer.Option(help="Steps to forecast, up to the run's horizon. \\[default: the run's horizon]")] = None,
     plot: Annotated[Optional[Path], typer.Option(help="Write a PNG of the recent history, the forecast and its 80% interval.")] = None,
     json_output: Json = False,
 ) -> None:

@@ -25,7 +25,7 @@ def generate(
     top_k: Annotated[int, typer.Option(help="Sample among the K likeliest tokens; 0 keeps all.", rich_help_panel=SAMPLING)] = 0,
     top_p: Annotated[float, typer.Option(help="Nucleus sampling: the smallest set of tokens with probability >= P.", rich_help_panel=SAMPLING)] = 1.0,
     num_samples: Annotated[int, typer.Option(help="Samples, generated as one batch.", rich_help_panel=SAMPLING)] = 1,
-    seed: Annotated[Optional[int], typer.Option(help="Same seed, same text. [default: random, reported]", rich_help_panel=SAMPLING)] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Same seed, same text. \\[default: random, reported]", rich_help_panel=SAMPLING)] = None,
     json_output: Json = False,
 ) -> None:
     """Sample text from a text-generation RUN, continuing --prompt."""

@@ -21,7 +21,7 @@ def predict(
     run: RunDir,
     texts: Annotated[Optional[list[str]], typer.Argument(help="Texts to classify.", show_default=False)] = None,
     file: Annotated[Optional[Path], typer.Option("--file", "-f", help="A text file with one text per line, a CSV/TSV/JSONL (its text column), or - for standard input.")] = None,
-    text_col: Annotated[Optional[str], typer.Option(help="The text column of a --file table. [default: the training column if present, else found by name or content]")] = None,
+    text_col: Annotated[Optional[str], typer.Option(help="The text column of a --file table. \\[default: the training column if present, else found by name or content]")] = None,
     json_output: Json = False,
 ) -> None:
     """Classify TEXTS (or the texts of --file) with a sentiment RUN: label and probability each."""

@@ -19,6 +19,7 @@ from rnnkit.cli._options import Json, choices, option_parameters, plain, with_pa
 from rnnkit.cli._render import print_metrics, stdout
 from rnnkit.registry import task_class, task_names
 
+OUTPUT = "Output"
 DATA_HELP = ("A .txt file or folder of them (textgen); a CSV/TSV/JSONL of texts and labels or an aclImdb-style "
              "folder (sentiment); a CSV with a time column and numeric columns (forecast); or a built-in name "
              "(`rnnkit datasets`).")
@@ -51,16 +52,16 @@ def build_train():
                                          rich_help_panel="Data")]),
     ]
     output = [
-        ("out", Optional[Path], None, typer.Option(help="Run folder to write. [default: runs/<task>-<timestamp>]")),
-        ("resume", bool, False, typer.Option("--resume", help="Continue the run in --out from its last checkpoint.")),
+        ("out", Optional[Path], None, typer.Option(help="Run folder to write. \\[default: runs/<task>-<timestamp>]",
+                                                   rich_help_panel=OUTPUT)),
+        ("resume", bool, False, typer.Option("--resume", help="Continue the run in --out from its last checkpoint.",
+                                             rich_help_panel=OUTPUT)),
         ("overwrite", bool, False, typer.Option("--overwrite", help="Replace a non-empty --out (only once training "
-                                                                    "succeeds).")),
-        ("quiet", bool, False, typer.Option("--quiet", "-q", help="No progress bar.")),
+                                                "succeeds).", rich_help_panel=OUTPUT)),
+        ("quiet", bool, False, typer.Option("--quiet", "-q", help="No progress bar.", rich_help_panel=OUTPUT)),
     ]
-    for name, kind, default, info in output:
-        info.rich_help_panel = "Output"
-        own.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,
-                                     annotation=Annotated[kind, info]))
+    own += [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=Annotated[kind, info])
+            for name, kind, default, info in output]
     own.append(inspect.Parameter("json_output", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=Json))
     declared = {name: list(task_class(name).all_options()) for name in task_names()}
     parameters = own[:3] + option_parameters(declared, reserved=[p.name for p in own]) + own[3:]

@@ -18,6 +18,7 @@ from rnnkit.errors import ConfigError
 from rnnkit.options import DATA, MODEL, SECTIONS, TRAINING, Option, integer, number, text_encoding
 
 STRATEGIES = ("auto", "one", "mirrored", "multi-worker")
+CONFIG_FILE = "config.json"
 
 # The options of every task, in config.json order (a task's own options follow in each section).
 SHARED_OPTIONS: tuple[Option, ...] = (
@@ -198,7 +199,7 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     """The raw JSON object of a config file; a run folder stands for its `config.json`."""
     path = Path(path)
     if path.is_dir():
-        path = path / "config.json"
+        path = path / CONFIG_FILE
     try:
         values = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

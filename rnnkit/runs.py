@@ -13,11 +13,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from rnnkit.config import read_config_file
+from rnnkit.config import CONFIG_FILE, read_config_file
 from rnnkit.errors import ConfigError, RunError
 from rnnkit.registry import get_task, task_names
 
-CONFIG_FILE = "config.json"
 MODEL_FILE = "model.keras"
 METRICS_FILE = "metrics.json"
 HISTORY_FILE = "history.csv"

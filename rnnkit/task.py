@@ -98,13 +98,14 @@ class Task:
             config.set(name, value)
         return config
 
-    def foreign_option(self, name: str, verb: str = "train") -> ConfigError:
+    def foreign_option(self, name: str) -> ConfigError:
+        """The error for an option this task does not have: whose option it is, or that none has it."""
         owners = sorted({task for task, _ in option_owners(name, exclude=self.name)})
         flag = "--" + name.replace("_", "-")
         if not owners:
             known = ", ".join(sorted(option.name for option in self.all_options()))
             return ConfigError(f"Unknown option '{name}'. Expected one of: {known}.")
-        hint = f", or pass --task {owners[0]}" if len(owners) == 1 and verb == "train" else ""
+        hint = f", or pass --task {owners[0]}" if len(owners) == 1 else ""
         return ConfigError(f"{flag} is a {' and '.join(owners)} option; this is a {self.name} run. Drop it{hint}.")
 
     def check_config(self, config: Config) -> None:

@@ -57,7 +57,8 @@ def resolve_config(data: str | None, task: str | None = None, config: str | Path
         raise ConfigError("No training data given. Pass a file, folder or built-in name (see `rnnkit datasets`).")
     # The shared options are checked before the data is looked at (inference reads it with --encoding).
     for option in SHARED_OPTIONS:
-        option.validate(options[option.name]) if options.get(option.name) is not None else None
+        if options.get(option.name) is not None:
+            option.validate(options[option.name])
     task_object = get_task(task or file_task or infer_task(str(data), options.get("encoding")))
     if raw is not None:
         resolved = task_object.read_config(raw, source=str(config), record=record)
