@@ -20,6 +20,7 @@ from rnnkit.errors import DataError
 
 TIME_NAMES = ("date", "time", "timestamp", "datetime", "ds", "dt", "period", "month", "week", "day", "year",
               "date_time", "datetime_utc", "time_stamp")
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 MISSING = {"", "na", "n/a", "nan", "null", "none", "#n/a", "nat"}
 # Built-in series that statsmodels ships inside its package (offline): name -> where it comes from.
 STATSMODELS_SERIES = {
@@ -374,6 +375,9 @@ def _number(name: str, value, column: str, line: int) -> float:
                         "or leave it empty to have it interpolated.") from None
     if not np.isfinite(number):
         raise DataError(f"{name} line {line}: '{text}' in column '{column}' is not a finite number.")
+    if abs(number) > FLOAT32_MAX:
+        raise DataError(f"{name} line {line}: '{text}' in column '{column}' is beyond float32's range (±3.4e38), "
+                        "which the model computes in. Rescale the column (e.g. to thousands) or fix the value.")
     return number
 
 

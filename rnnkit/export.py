@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
 
-from rnnkit.atomic import replace_dir
+from rnnkit.atomic import replace_dir, temporary_path
 from rnnkit.errors import ConfigError, RunError
 from rnnkit.tf_import import import_tensorflow
 
@@ -25,11 +26,15 @@ def export_run(run, out: str | Path, format: str = "savedmodel", overwrite: bool
     import_tensorflow()
     if format == "keras":
         if out.suffix != ".keras":
+            if out.is_dir() and any(out.iterdir()) and not overwrite:
+                raise RunError(f"{out} already exists and is not empty. Pass --overwrite or choose another --out.")
             out = out / run.model_path.name
         if out.exists() and not overwrite:
             raise RunError(f"{out} already exists. Pass --overwrite or choose another --out.")
         out.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(run.model_path, out)
+        temporary = temporary_path(out)
+        shutil.copyfile(run.model_path, temporary)
+        os.replace(temporary, out)
         return out
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         if not overwrite:

@@ -26,6 +26,12 @@ def pyplot():
 
 def learning_curves(directory: Path, history: list[dict[str, float]]) -> Path:
     """`learning_curves.png`: training and validation loss, and derived metrics, per epoch."""
+    return save_figure(learning_curves_figure(history), Path(directory) / "learning_curves.png")
+
+
+def learning_curves_figure(history: list[dict[str, float]]):
+    from matplotlib.ticker import MaxNLocator
+
     plt = pyplot()
     metrics = [name for name in CURVES if any(name in row for row in history)]
     figure, axes = plt.subplots(1, max(len(metrics), 1), figsize=(5 * max(len(metrics), 1), 3.5), squeeze=False)
@@ -36,9 +42,10 @@ def learning_curves(directory: Path, history: list[dict[str, float]]) -> Path:
                 axis.plot(*zip(*points), marker="o", label=label)
         axis.set_title(name.replace("_", " "))
         axis.set_xlabel("epoch")
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole: no 1.5, 2.5
         axis.grid(alpha=0.3)
         axis.legend()
-    return save_figure(figure, Path(directory) / "learning_curves.png")
+    return figure
 
 
 def save_figure(figure, path: Path) -> Path:

@@ -177,13 +177,26 @@ class Task:
         return {}
 
     def load_model(self, path: Path):
-        """The Keras model saved at `path`, in Keras' safe mode."""
+        """The Keras model saved at `path`, in Keras' safe mode: a file that holds code is refused."""
+        import zipfile
+
         import keras
 
         from rnnkit.tf_import import import_tensorflow
 
         import_tensorflow()
-        return keras.saving.load_model(path, custom_objects=self.custom_objects(), compile=False)
+        damaged = RunError(f"{path} is damaged (not a complete .keras file). Train the run again, or restore the file.")
+        if not zipfile.is_zipfile(path):
+            raise damaged
+        try:
+            return keras.saving.load_model(path, custom_objects=self.custom_objects(), compile=False)
+        except ValueError as error:
+            if "safe_mode" in str(error) or "arbitrary code" in str(error):
+                raise RunError(f"{path} contains code (such as a Lambda layer), which rnnkit will not load: loading "
+                               "it would run that code. Use a model file written by `rnnkit train`.") from None
+            raise
+        except (zipfile.BadZipFile, EOFError, OSError, KeyError):
+            raise damaged from None
 
     def preprocessor(self, run):
         """The run's fitted preprocessor, read once."""

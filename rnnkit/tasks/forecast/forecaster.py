@@ -103,7 +103,8 @@ def forecast_metrics(actual: np.ndarray, forecast: np.ndarray, mase_scale: np.nd
                      lower: np.ndarray | None = None, upper: np.ndarray | None = None) -> dict:
     """MAE, RMSE, sMAPE (%), MAPE (% where no actual value is 0), MASE and, with bounds, the
     share of actual values inside the interval. With several targets MAE and RMSE mix their
-    units; MASE is scaled per target, then averaged."""
+    units; MASE is scaled per target, then averaged, and undefined (`None`) when a target's
+    scale is 0 (a series that never changes in the training part)."""
     error = forecast - actual
     absolute = np.abs(error)
     denominator = np.abs(actual) + np.abs(forecast)
@@ -113,7 +114,7 @@ def forecast_metrics(actual: np.ndarray, forecast: np.ndarray, mase_scale: np.nd
         "rmse": float(np.sqrt((error**2).mean())),
         "smape": float(100 * smape.mean()),
         "mape": float(100 * (absolute / np.abs(actual)).mean()) if np.all(actual != 0) else None,
-        "mase": float(np.mean(absolute.mean(axis=(0, 1)) / mase_scale)),
+        "mase": float(np.mean(absolute.mean(axis=(0, 1)) / mase_scale)) if np.all(mase_scale > 0) else None,
     }
     if lower is not None and upper is not None:
         metrics["coverage"] = float(((actual >= lower) & (actual <= upper)).mean())

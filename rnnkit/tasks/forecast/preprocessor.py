@@ -101,10 +101,10 @@ def fit_preprocessor(values: np.ndarray, columns: list[str], num_targets: int, w
 
 def seasonal_naive_scale(values: np.ndarray, season: int) -> np.ndarray:
     """Per column, the in-sample mean absolute error of the seasonal naive forecast
-    (the naive forecast when the series is not longer than one season)."""
+    (the naive forecast when the series is not longer than one season); 0 for a column that
+    never changes, whose MASE is then undefined."""
     lag = season if len(values) > season else 1
-    errors = np.abs(values[lag:] - values[:-lag]).mean(axis=0)
-    return np.where(errors > 0, errors, 1.0)
+    return np.abs(values[lag:] - values[:-lag]).mean(axis=0)
 
 
 def window_statistics(history, mean, std, num_targets: int):

@@ -1,0 +1,103 @@
+"""Issue #10: defects a hostile tester found. Each test failed before its fix."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from rnnkit.cli.main import app
+from tests.cli.test_bad_input import assert_user_error
+from tests.helpers import TINY_FORECAST, make_series
+
+runner = CliRunner()
+ROOT = Path(__file__).resolve().parents[2]
+
+
+# -- 6. values that corrupt data silently -------------------------------------------------------
+
+
+def test_a_value_beyond_float32_is_an_error_naming_its_line(tmp_path):
+    data = make_series(tmp_path / "big.csv", rows=60)
+    lines = data.read_text().splitlines()
+    lines[10] = lines[10].split(",")[0] + ",1e300"
+    data.write_text("\n".join(lines) + "\n")
+    result = runner.invoke(app, ["train", str(data), "--target", "value", "--out", str(tmp_path / "run")])
+    assert_user_error(result, "big.csv line 11: '1e300' in column 'value'", "float32")
+    assert not (tmp_path / "run").exists()
+
+
+def test_mase_of_a_constant_series_is_undefined_not_a_number(tmp_path):
+    import rnnkit
+
+    data = tmp_path / "flat.csv"
+    data.write_text("date,value\n" + "".join(f"2000-{1 + i % 12:02d}-01,5\n".replace("2000", str(2000 + i // 12))
+                                             for i in range(60)))
+    run = rnnkit.train(str(data), task="forecast", target="value", out=tmp_path / "run", **TINY_FORECAST)
+    metrics = json.loads((run.path / "metrics.json").read_text())
+    assert metrics["model"]["mase"] is None and metrics["baselines"]["naive"]["mase"] is None
+    assert metrics["baselines"]["naive"]["mae"] == 0.0
+
+
+# -- 9. tracebacks where a clean error belongs ---------------------------------------------------
+
+
+def test_a_model_file_with_code_is_refused_in_one_line(trained_run, tmp_path):
+    import keras
+
+    run = tmp_path / "run"
+    shutil.copytree(trained_run.path, run)
+    inputs = keras.Input((None,), dtype="int32")
+    keras.Model(inputs, keras.layers.Lambda(lambda x: x * 2)(inputs)).save(run / "model.keras")
+    result = runner.invoke(app, ["generate", str(run), "--length", "5"])
+    assert_user_error(result, "model.keras", "code")
+
+
+def test_a_damaged_model_file_is_one_line(trained_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(trained_run.path, run)
+    data = (run / "model.keras").read_bytes()
+    (run / "model.keras").write_bytes(data[: len(data) // 2])
+    result = runner.invoke(app, ["generate", str(run), "--length", "5"])
+    assert_user_error(result, "model.keras", "damaged")
+
+
+def test_null_sections_in_a_config_file(corpus, tmp_path):
+    for section in ("data", "model"):
+        config = tmp_path / f"{section}.json"
+        config.write_text(json.dumps({"task": "textgen", section: None}))
+        result = runner.invoke(app, ["train", str(corpus), "--config", str(config), "--out", str(tmp_path / "r")])
+        assert_user_error(result, f"'{section}' must be an object")
+
+
+# -- 16, 17. small things a user sees -------------------------------------------------------------
+
+
+def test_keras_export_never_writes_into_a_non_empty_folder(trained_run, tmp_path):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "keep.txt").write_text("mine")
+    result = runner.invoke(app, ["export", str(trained_run.path), "--out", str(tmp_path / "out"), "--format", "keras"])
+    assert_user_error(result, "already exists and is not empty", "--overwrite")
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["keep.txt"]
+
+
+def test_learning_curves_tick_whole_epochs(tmp_path):
+    from rnnkit.plots import learning_curves_figure
+
+    figure = learning_curves_figure([{"epoch": 0, "loss": 2.0}, {"epoch": 1, "loss": 1.5}, {"epoch": 2, "loss": 1.2}])
+    for axis in figure.axes:
+        ticks = [tick for tick in axis.get_xticks() if axis.get_xlim()[0] <= tick <= axis.get_xlim()[1]]
+        assert ticks and all(float(tick).is_integer() for tick in ticks), ticks
+
+
+def test_readme_code_fences_open_and_close_on_their_own_lines():
+    """An opening fence may name a language; a closing fence is the fence alone, never mid-sentence."""
+    fences = [line.strip() for line in (ROOT / "README.md").read_text(encoding="utf-8").splitlines() if "```" in line]
+    assert len(fences) % 2 == 0
+    assert all(re.fullmatch(r"```[\w-]*", line) for line in fences[0::2]), fences[0::2]
+    assert all(line == "```" for line in fences[1::2]), [line for line in fences[1::2] if line != "```"]
