@@ -45,6 +45,15 @@ def handle_errors(command):
     return wrapper
 
 
+def render_usage_error(error) -> int:
+    """A Click usage error (unknown flag, bad value, missing argument) as one red line; returns exit 2."""
+    context = error.ctx
+    flag = max(context.help_option_names, key=len) if context else ""
+    hint = f" Try '{context.command_path} {flag}' for help." if context else ""
+    stderr.print(f"[bold red]Error:[/] {escape(_one_line(error.format_message()))}{escape(hint)}")
+    return EXIT_USAGE
+
+
 def _one_line(message: str) -> str:
     return " ".join(message.split())
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from rnnkit.cli import datasets, evaluate, export, forecast, generate, info, predict, train
-from rnnkit.cli._errors import install_warning_handler
+from rnnkit.cli._errors import EXIT_INTERRUPTED, install_warning_handler, render_usage_error, stderr
 
 app = typer.Typer(
     name="rnnkit",
@@ -25,20 +25,41 @@ app.command("info")(info.info)
 app.command("datasets")(datasets.datasets)
 
 
-@app.callback()
-def _root(
-    version: bool = typer.Option(False, "--version", help="Print rnnkit's version and exit.", is_eager=True),
-) -> None:
-    if version:
-        from rnnkit import __version__
+def _print_version(value: bool) -> None:
+    if value:
+        from rnnkit.version import __version__
 
         typer.echo(__version__)
         raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", help="Print rnnkit's version and exit.", is_eager=True,
+                                 callback=_print_version),
+) -> None:
     install_warning_handler()
 
 
 def main() -> None:
-    app()
+    """The console script: usage errors (a bad flag or value) end in one line, like rnnkit's own errors."""
+    import sys
+
+    usage_error = typer.BadParameter.__base__  # Click's UsageError, as the Click that Typer uses defines it
+    try:
+        code = app(prog_name="rnnkit", standalone_mode=False)
+    except usage_error as error:
+        if type(error).__name__ == "NoArgsIsHelpError":
+            error.show()  # the command's help, as `no_args_is_help` promises
+            code = error.exit_code
+        else:
+            code = render_usage_error(error)
+    except typer.TyperException as error:  # Abort: Ctrl-C outside a command
+        if not isinstance(error, typer.Abort) and type(error).__name__ != "Abort":
+            raise
+        stderr.print("[yellow]Interrupted.[/]")
+        code = EXIT_INTERRUPTED
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -101,3 +101,44 @@ def test_readme_code_fences_open_and_close_on_their_own_lines():
     assert len(fences) % 2 == 0
     assert all(re.fullmatch(r"```[\w-]*", line) for line in fences[0::2]), fences[0::2]
     assert all(line == "```" for line in fences[1::2]), [line for line in fences[1::2] if line != "```"]
+
+
+# -- 11. usage errors are one line too ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (["train", "x.txt", "--units", "abc"], ["Invalid value for '--units'", "valid integer",
+                                                "Try 'rnnkit train --help'"]),
+        (["train", "x.txt", "--cell", "lstn"], ["'lstn' is not one of 'simple', 'lstm', 'gru'",
+                                                "Try 'rnnkit train --help'"]),
+        (["generate"], []),
+        (["frobnicate"], ["No such command 'frobnicate'", "Try 'rnnkit --help'"]),
+        (["train", "x.txt", "--colour", "red"], ["No such option: --colour"]),
+    ],
+)
+def test_usage_errors_are_one_line(args, fragments):
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "rnnkit.cli.main", *args], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result
+    if args == ["generate"]:  # no arguments: the command's help, as `no_args_is_help` promises
+        assert "Usage: rnnkit generate" in result.stdout + result.stderr
+        return
+    assert result.stderr.strip().count("\n") == 0 and "╭" not in result.stderr, result.stderr
+    for fragment in fragments:
+        assert fragment in result.stderr, result.stderr
+    assert result.stdout == ""
+
+
+def test_version_prints_the_version():
+    import subprocess
+    import sys
+
+    from rnnkit.version import __version__
+
+    result = subprocess.run([sys.executable, "-m", "rnnkit.cli.main", "--version"], capture_output=True, text=True,
+                            timeout=60)
+    assert (result.returncode, result.stdout.strip(), result.stderr) == (0, __version__, "")
