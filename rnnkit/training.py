@@ -9,10 +9,13 @@ calls the `rnnkit.task.Task` methods in their fixed order.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import shutil
+import signal
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +104,13 @@ def train(data: str | Path | None = None, task: str | None = None, out: str | Pa
     Example:
         >>> run = rnnkit.train("python-docs", epochs=1, out="runs/demo")  # doctest: +SKIP
     """
+    # SIGTERM (schedulers, `docker stop`, `kill`) stops training the way Ctrl-C does: the
+    # interrupted epoch is checkpointed for --resume and the CLI exits with 130.
+    with _sigterm_as_interrupt():
+        return _train(data, task, out, config, overwrite, resume, quiet, callbacks, options)
+
+
+def _train(data, task, out, config, overwrite: bool, resume: bool, quiet: bool, callbacks, options: dict[str, Any]):
     data = None if data is None else str(data)
     if resume:
         if out is None:
@@ -165,6 +175,8 @@ def _fit(task_object, config: Config, prepared, work: Path, strategy, resume: bo
 
     from rnnkit.callbacks import BestModelSaver, DerivedMetrics, RichProgress, WarmupCosineSchedule
 
+    monitor = task_object.monitor
+    best = _best_so_far(work, monitor) if resume else None  # read before anything in the run is rewritten
     write_text_atomic(work / runs.CONFIG_FILE, config.to_json())
     task_object.save_preprocessor(prepared, work / runs.PREPROCESSOR_DIR)
     train_data, validation_data, steps_per_epoch = task_object.datasets(config, prepared)
@@ -181,13 +193,12 @@ def _fit(task_object, config: Config, prepared, work: Path, strategy, resume: bo
 
     backup = keras.callbacks.BackupAndRestore(str(work / runs.CHECKPOINT_DIR), double_checkpoint=True,
                                              delete_checkpoint=False)
-    monitor = task_object.monitor
     callbacks = [
         WarmupCosineSchedule(config.training.learning_rate, config.training.epochs * steps_per_epoch,
                              config.training.time_budget),
         DerivedMetrics(lambda logs: task_object.epoch_metrics(config, logs)),
         keras.callbacks.CSVLogger(str(work / runs.HISTORY_FILE), append=resume),
-        BestModelSaver(work / runs.MODEL_FILE, monitor, _best_so_far(work, monitor) if resume else None),
+        BestModelSaver(work / runs.MODEL_FILE, monitor, best),
         backup,
     ]
     if config.training.early_stopping:
@@ -260,9 +271,41 @@ def _read_history(path: Path) -> list[dict[str, float]]:
 
     if not path.exists():
         return []
+    rows = []
     with path.open(newline="", encoding="utf-8") as handle:
-        return [{key: float(value) for key, value in row.items() if value not in ("", None)}
-                for row in csv.DictReader(handle)]
+        for line, row in enumerate(csv.DictReader(handle), start=2):
+            values = {key: value for key, value in row.items() if value not in ("", None)}
+            try:
+                rows.append({key: float(value) for key, value in values.items()})
+            except (TypeError, ValueError):
+                bad = next(f"{key}={value!r}" for key, value in values.items() if not _is_float(value))
+                raise RunError(f"{path} line {line} has a value that is not a number ({bad}). Fix or delete that "
+                               "line, or train a new run.") from None
+    return rows
+
+
+def _is_float(value) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set in the main thread
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _best_so_far(work: Path, monitor: str) -> float | None:

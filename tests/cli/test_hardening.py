@@ -142,3 +142,44 @@ def test_version_prints_the_version():
     result = subprocess.run([sys.executable, "-m", "rnnkit.cli.main", "--version"], capture_output=True, text=True,
                             timeout=60)
     assert (result.returncode, result.stdout.strip(), result.stderr) == (0, __version__, "")
+
+
+def test_a_damaged_history_on_resume_is_one_line(corpus, tmp_path):
+    import rnnkit
+    from tests.helpers import TINY
+
+    out = tmp_path / "run"
+    rnnkit.train(str(corpus), out=out, **TINY)
+    history = out / "history.csv"
+    history.write_text(history.read_text().replace("\n0,", "\n0,oops,", 1))
+    result = runner.invoke(app, ["train", "--resume", "--out", str(out), "--epochs", "2"])
+    assert_user_error(result, "history.csv line 2", "not a number")
+
+
+# -- 8. SIGTERM is handled like Ctrl-C -------------------------------------------------------------
+
+
+def test_sigterm_saves_a_checkpoint_and_resume_continues(corpus, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "run"
+    args = [sys.executable, "-m", "rnnkit.cli.main", "train", str(corpus), "--out", str(out), "--units", "16",
+            "--layers", "1", "--embedding-dim", "8", "--max-len", "16", "--batch-size", "4", "--seed", "1",
+            "--no-early-stopping", "--quiet"]
+    process = subprocess.Popen([*args, "--epochs", "500"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (out / "history.csv").exists() or len((out / "history.csv").read_text().splitlines()) < 2:
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "Interrupted" in stderr and "--resume" in stderr and "Traceback" not in stderr
+    done = len((out / "history.csv").read_text().splitlines()) - 1
+    assert done >= 1 and (out / "checkpoints" / "training_metadata.json").exists()
+    result = subprocess.run([*args, "--resume", "--epochs", str(done + 1)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (out / "model.keras").exists()
