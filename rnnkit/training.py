@@ -205,6 +205,7 @@ def _fit(task_object, config: Config, prepared, work: Path, strategy, resume: bo
         callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, patience=config.training.patience))
     if config.training.tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(work / runs.LOGS_DIR)))
+        _log_hyperparameters(work / runs.LOGS_DIR, config, trial=Path(work).name)
     progress = None if quiet else RichProgress(config.training.epochs, steps_per_epoch)
     callbacks.extend([progress] if progress else [])
     callbacks.extend(extra_callbacks)
@@ -230,6 +231,20 @@ def _fit(task_object, config: Config, prepared, work: Path, strategy, resume: bo
     metrics = task_object.final_metrics(inference, config, prepared)
     write_json_atomic(work / runs.METRICS_FILE, metrics)
     task_object.plots(work / runs.PLOTS_DIR, _read_history(work / runs.HISTORY_FILE), metrics, inference, prepared)
+
+
+def _log_hyperparameters(directory: Path, config: Config, trial: str) -> None:
+    """The run's options for TensorBoard's HParams dashboard, so that runs can be compared by them."""
+    import tensorflow as tf
+    from tensorboard.plugins.hparams import api as hparams
+
+    values = {"task": config.task}
+    for name in config.options:
+        value = config.get(name)
+        if value is not None:
+            values[name] = ",".join(value) if isinstance(value, list) else value
+    with tf.summary.create_file_writer(str(directory)).as_default():
+        hparams.hparams(values, trial_id=trial)
 
 
 def make_strategy(name: str):

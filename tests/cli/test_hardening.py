@@ -183,3 +183,23 @@ def test_sigterm_saves_a_checkpoint_and_resume_continues(corpus, tmp_path):
     result = subprocess.run([*args, "--resume", "--epochs", str(done + 1)], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert (out / "model.keras").exists()
+
+
+# -- 10. --tensorboard works and records the run's hyperparameters -----------------------------------
+
+
+def test_tensorboard_logs_scalars_and_hyperparameters(corpus, tmp_path):
+    import tensorflow as tf
+
+    from tests.cli.test_bad_input import TINY_FLAGS
+
+    result = runner.invoke(app, ["train", str(corpus), "--out", str(tmp_path / "run"), "--tensorboard", *TINY_FLAGS])
+    assert result.exit_code == 0, result.output
+    plugins, tags = set(), set()
+    for events in (tmp_path / "run" / "logs").rglob("events.out.tfevents.*"):
+        for event in tf.compat.v1.train.summary_iterator(str(events)):
+            for value in event.summary.value:
+                tags.add(value.tag)
+                plugins.add(value.metadata.plugin_data.plugin_name)
+    assert "hparams" in plugins, plugins
+    assert any("loss" in tag for tag in tags), tags
