@@ -238,7 +238,7 @@ def _find_time_column(table: Table, named: str | None, strict: bool, name: str =
         column = by_name[0]
         if not _is_numeric_column(table, column):
             _parse_times(name, table, column)  # raises, naming the line that does not parse
-            return column  # parses, though not in one format
+            return column
     return None
 
 
@@ -305,18 +305,39 @@ def _parse_times(name: str, table: Table, column: str):
                         "2020-01-31), or drop --time-col to use the rows as equally spaced steps.")
     parsed = _to_datetime(pd, values)
     if parsed is None:
-        parsed = _to_datetime(pd, values, format="mixed")
-    if parsed is None:
         for index, value in enumerate(values):
             if _to_datetime(pd, [value], format="mixed") is None:
                 raise DataError(f"{name} line {index + first_line}: '{raw[index]}' in the time column '{column}' is not "
                                 "a date or time. Fix that value, or name the right column with --time-col.")
-        raise DataError(f"{name}: the time column '{column}' mixes date formats that cannot be read together. "
-                        "Write every date the same way (e.g. 2020-01-31).")
+        # Every value is a date, but not in one format: reading them each its own way would take
+        # 01/06/1952 as January after 1952-03-01 rows, and re-sort the series in silence.
+        index = _first_mismatch(pd, values)
+        raise DataError(f"{name} line {index + first_line}: '{raw[index]}' in the time column '{column}' is not "
+                        f"written like the dates before it (e.g. '{raw[0]}'). Write every date the same way "
+                        "(e.g. 2020-01-31).")
     index = pd.DatetimeIndex(parsed)
     if index.tz is not None:
         index = index.tz_localize(None)  # the wall-clock time the file shows (UTC for mixed offsets)
     return index
+
+
+def _first_mismatch(pd, values: list[str]) -> int:
+    """The first value that the best single-format reading of `values` cannot read."""
+    import warnings
+
+    best = None
+    for dayfirst in (False, True):
+        for utc in (False, True):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                try:
+                    parsed = pd.to_datetime(pd.Series(values, dtype=object), errors="coerce", dayfirst=dayfirst, utc=utc)
+                except (ValueError, TypeError, OverflowError):
+                    continue
+            misses = parsed.isna().to_numpy()
+            if best is None or misses.sum() < best.sum():
+                best = misses
+    return int(np.flatnonzero(best)[0]) if best is not None and best.any() else 0
 
 
 def _reject_duplicates(name: str, times, order: np.ndarray, column: str, first_line: int) -> None:

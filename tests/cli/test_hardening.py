@@ -203,3 +203,22 @@ def test_tensorboard_logs_scalars_and_hyperparameters(corpus, tmp_path):
                 plugins.add(value.metadata.plugin_data.plugin_name)
     assert "hparams" in plugins, plugins
     assert any("loss" in tag for tag in tags), tags
+
+
+# -- 5. one date format per file ----------------------------------------------------------------------
+
+
+def test_dates_in_two_formats_are_an_error_naming_the_first_different_line(tmp_path):
+    import pandas as pd
+
+    months = pd.date_range("1952-03-01", periods=60, freq="MS")
+    rows = [f"{m:%Y-%m-%d},{i}" if i < 41 else f"{m:%m/%d/%Y},{i}" for i, m in enumerate(months)]
+    (tmp_path / "mixed.csv").write_text("date,value\n" + "\n".join(rows) + "\n")
+    result = runner.invoke(app, ["train", str(tmp_path / "mixed.csv"), "--task", "forecast", "--out", str(tmp_path / "run")])
+    assert_user_error(result, "mixed.csv line 43", "'08/01/1955'", "the same way")
+    rows = [f"{m:%Y-%m-%d},{i}" for i, m in enumerate(months)]
+    rows[20] = f"{months[20]:%m/%d/%Y},20"
+    (tmp_path / "one.csv").write_text("date,value\n" + "\n".join(rows) + "\n")
+    result = runner.invoke(app, ["train", str(tmp_path / "one.csv"), "--task", "forecast", "--out", str(tmp_path / "run")])
+    assert_user_error(result, "one.csv line 22", f"'{months[20]:%m/%d/%Y}'")
+    assert not (tmp_path / "run").exists()
