@@ -83,9 +83,6 @@ class Section:
             raise AttributeError(f"config section '{self._name}' has no '{key}'")
         self._values[key] = value
 
-    def __contains__(self, key: str) -> bool:
-        return key in self._values
-
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Section) and (self._name, self._values) == (other._name, other._values)
 

@@ -64,14 +64,13 @@ def prepare_run_dir(path: str | Path, overwrite: bool = False, resume: bool = Fa
     return path
 
 
-def read_run_config(path: Path, task_object=None):
-    """The `Config` a run folder records, read by its task (keys rnnkit 0.1 wrote for other tasks dropped)."""
+def read_run_config(path: Path):
+    """The run's task and the `Config` it records, read by that task (keys rnnkit 0.1 wrote for other tasks dropped)."""
     values = read_config_file(path / CONFIG_FILE)
-    if task_object is None:
-        if values["task"] not in task_names():
-            raise RunError(f"{path} is a {values['task']} run, but no task of that name is available here (tasks: "
-                           f"{', '.join(task_names())}). Install or register the package that provides it.")
-        task_object = get_task(values["task"])
+    if values["task"] not in task_names():
+        raise RunError(f"{path} is a {values['task']} run, but no task of that name is available here (tasks: "
+                       f"{', '.join(task_names())}). Install or register the package that provides it.")
+    task_object = get_task(values["task"])
     return task_object, task_object.read_config(values, source=str(path / CONFIG_FILE), record=True)
 
 

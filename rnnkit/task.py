@@ -51,7 +51,6 @@ class Task:
 
     Attributes:
         name: the task's name (`--task NAME`, config.json's `task`).
-        description: what the task does, for `--help` and the README.
         data_description: what its data is (`"a text corpus"`), for messages.
         options: the task's own options (the shared ones are `rnnkit.config.SHARED_OPTIONS`).
         defaults: the task's defaults for any option, shared or its own, by flat name.
@@ -60,7 +59,6 @@ class Task:
     """
 
     name: ClassVar[str] = ""
-    description: ClassVar[str] = ""
     data_description: ClassVar[str] = "data"
     options: ClassVar[tuple[Option, ...]] = ()
     defaults: ClassVar[dict[str, Any]] = {}

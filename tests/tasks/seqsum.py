@@ -50,7 +50,6 @@ class Scale:
 
 class SequenceSumTask(Task):
     name = "seqsum"
-    description = "Sequence regression: the sum of the last --span values."
     data_description = "a CSV with a numeric column 'x'"
     options = (Option("span", "data", default=5, type=int, check=integer(2), panel=DATA,
                       help="Values summed per window."),)

@@ -47,7 +47,6 @@ class ForecastTask(Task):
     """Train a recurrent forecaster on a series and forecast past its end."""
 
     name = "forecast"
-    description = "Time-series forecasting: the next steps of a series, with 80% intervals."
     data_description = "a time series (a CSV/TSV/JSONL with a time column and numeric columns)"
     options = (
         Option("target", "data", key="target_columns", nullable=True, columns=True, panel=FORECAST,
@@ -249,7 +248,9 @@ class ForecastTask(Task):
 
         preprocessor = self.preprocessor(run)
         if horizon is not None:
-            horizon = Option("horizon", "data", type=int, check=integer(1)).validate(horizon)
+            invalid = integer(1)("horizon", horizon)
+            if invalid:
+                raise ConfigError(invalid)
             if horizon > preprocessor.horizon:
                 raise ConfigError(f"--horizon {horizon} is beyond the {preprocessor.horizon} steps this run forecasts. "
                                   f"Pass --horizon {preprocessor.horizon} or less, or retrain with --horizon {horizon}.")

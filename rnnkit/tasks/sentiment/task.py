@@ -40,7 +40,6 @@ class SentimentTask(Task):
     """Train a recurrent text classifier and query it with raw strings."""
 
     name = "sentiment"
-    description = "Text classification: binary or multi-class labels for texts (IMDB or your own)."
     data_description = "labelled texts (a CSV/TSV/JSONL, an aclImdb-style folder or `imdb`)"
     options = (
         Option("max_len", "data", key="sequence_length", default=400, type=int, check=integer(2), panel=DATA,

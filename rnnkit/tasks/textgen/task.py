@@ -33,7 +33,6 @@ class TextGenTask(Task):
     """Train a language model on text and sample from it."""
 
     name = "textgen"
-    description = "Text generation: a character- or word-level language model to sample from."
     data_description = "a text corpus (.txt files)"
     options = (
         Option("level", "data", default="char", choices=LEVELS, panel=DATA, help="Tokens: characters or words."),
