@@ -59,6 +59,25 @@ class WarmupCosineSchedule(keras.callbacks.Callback):
         self.model.optimizer.learning_rate = rate
 
 
+class InterruptAtSafePoints(keras.callbacks.Callback):
+    """Raise `KeyboardInterrupt` for a signal received during `fit` at the next batch or epoch boundary,
+    never while a checkpoint is being written (a half-written HDF5 file stays open and cannot be saved again).
+
+    Args:
+        pending: returns `True` once, when a signal has arrived since it was last asked.
+    """
+
+    def __init__(self, pending):
+        super().__init__()
+        self.pending = pending
+
+    def _check(self, *args, **kwargs):
+        if self.pending():
+            raise KeyboardInterrupt
+
+    on_train_batch_end = on_test_batch_end = on_epoch_begin = _check
+
+
 class DerivedMetrics(keras.callbacks.Callback):
     """Add task-derived metrics (bits per character, perplexity) to each epoch's logs.
 

@@ -106,11 +106,13 @@ def train(data: str | Path | None = None, task: str | None = None, out: str | Pa
     """
     # SIGTERM (schedulers, `docker stop`, `kill`) stops training the way Ctrl-C does: the
     # interrupted epoch is checkpointed for --resume and the CLI exits with 130.
-    with _sigterm_as_interrupt():
-        return _train(data, task, out, config, overwrite, resume, quiet, callbacks, options)
+    interrupts = _Interrupts()
+    with interrupts.installed():
+        return _train(data, task, out, config, overwrite, resume, quiet, callbacks, options, interrupts)
 
 
-def _train(data, task, out, config, overwrite: bool, resume: bool, quiet: bool, callbacks, options: dict[str, Any]):
+def _train(data, task, out, config, overwrite: bool, resume: bool, quiet: bool, callbacks, options: dict[str, Any],
+           interrupts: "_Interrupts"):
     data = None if data is None else str(data)
     if resume:
         if out is None:
@@ -154,7 +156,7 @@ def _train(data, task, out, config, overwrite: bool, resume: bool, quiet: bool, 
     try:
         keras.mixed_precision.set_global_policy(_precision_policy(resolved))
         _fit(task_object, resolved, prepared, work, strategy, resume=resume, quiet=quiet,
-             extra_callbacks=callbacks or [])
+             extra_callbacks=callbacks or [], interrupts=interrupts)
     except BaseException as error:
         if work == out:
             raise
@@ -170,10 +172,11 @@ def _train(data, task, out, config, overwrite: bool, resume: bool, quiet: bool, 
 
 
 def _fit(task_object, config: Config, prepared, work: Path, strategy, resume: bool, quiet: bool,
-         extra_callbacks: list) -> None:
+         extra_callbacks: list, interrupts: "_Interrupts") -> None:
     import keras
 
-    from rnnkit.callbacks import BestModelSaver, DerivedMetrics, RichProgress, WarmupCosineSchedule
+    from rnnkit.callbacks import (BestModelSaver, DerivedMetrics, InterruptAtSafePoints, RichProgress,
+                                  WarmupCosineSchedule)
 
     monitor = task_object.monitor
     best = _best_so_far(work, monitor) if resume else None  # read before anything in the run is rewritten
@@ -209,9 +212,13 @@ def _fit(task_object, config: Config, prepared, work: Path, strategy, resume: bo
     progress = None if quiet else RichProgress(config.training.epochs, steps_per_epoch)
     callbacks.extend([progress] if progress else [])
     callbacks.extend(extra_callbacks)
+    callbacks.append(InterruptAtSafePoints(interrupts.take))
     try:
-        model.fit(train_data, validation_data=validation_data, epochs=config.training.epochs,
-                  callbacks=callbacks, verbose=0, shuffle=False)
+        with interrupts.deferred():
+            model.fit(train_data, validation_data=validation_data, epochs=config.training.epochs,
+                      callbacks=callbacks, verbose=0, shuffle=False)
+            if interrupts.take():  # a signal during the last epoch's end
+                raise KeyboardInterrupt
     except KeyboardInterrupt:
         # Keep the state of the interrupted epoch too, so --resume loses nothing done.
         backup._save_model()
@@ -307,20 +314,44 @@ def _is_float(value) -> bool:
     return True
 
 
-@contextlib.contextmanager
-def _sigterm_as_interrupt():
-    if threading.current_thread() is not threading.main_thread():
-        yield  # signal handlers can only be set in the main thread
-        return
+class _Interrupts:
+    """SIGINT and SIGTERM as `KeyboardInterrupt`; while `model.fit` runs, deferred to its next batch or epoch
+    boundary (see `InterruptAtSafePoints`), so a checkpoint being written is finished first."""
 
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    def __init__(self):
+        self.deferring = False
+        self.pending = False
+
+    def __call__(self, signum, frame):
+        if not self.deferring:
+            raise KeyboardInterrupt
+        self.pending = True
+
+    def take(self) -> bool:
+        pending, self.pending = self.pending, False
+        return pending
+
+    @contextlib.contextmanager
+    def installed(self):
+        if threading.current_thread() is not threading.main_thread():
+            yield  # signal handlers can only be set in the main thread
+            return
+        previous = {number: signal.signal(number, self) for number in self.SIGNALS}
+        try:
+            yield
+        finally:
+            for number, handler in previous.items():
+                signal.signal(number, handler)
+
+    @contextlib.contextmanager
+    def deferred(self):
+        self.deferring = True
+        try:
+            yield
+        finally:
+            self.deferring = False
 
 
 def _best_so_far(work: Path, monitor: str) -> float | None:
