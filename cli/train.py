@@ -25,12 +25,13 @@ DATA_HELP = ("A .txt file or folder of them (textgen); a CSV/TSV/JSONL of texts 
              "(`rnnkit datasets`).")
 
 
-def _train(data, task, config, out, resume, overwrite, quiet, json_output, **options) -> None:
+def _train(data, task, config, out, resume, data_changed, overwrite, quiet, json_output, **options) -> None:
     """Train a model on DATA and write a run folder (config, model, metrics, plots)."""
     import rnnkit
 
     run = rnnkit.train(data, task=plain(task), out=out, config=config, overwrite=overwrite, resume=resume,
-                       quiet=quiet or json_output, **{name: plain(value) for name, value in options.items()})
+                       data_changed=data_changed, quiet=quiet or json_output,
+                       **{name: plain(value) for name, value in options.items()})
     if json_output:
         typer.echo(json.dumps({"run": str(run.path), "metrics": run.metrics}))
         return
@@ -51,11 +52,18 @@ def build_train():
             Optional[Path], typer.Option(help="Start from a run's config.json (options given here override it).",
                                          rich_help_panel="Data")]),
     ]
+    declared = {name: list(task_class(name).all_options()) for name in task_names()}
+    resumable = sorted({option.flag for options in declared.values() for option in options if option.resumable})
     output = [
         ("out", Optional[Path], None, typer.Option(help="Run folder to write. \\[default: runs/<task>-<timestamp>]",
                                                    rich_help_panel=OUTPUT)),
-        ("resume", bool, False, typer.Option("--resume", help="Continue the run in --out from its last checkpoint.",
+        ("resume", bool, False, typer.Option("--resume", help="Continue the run in --out exactly where it stopped "
+                                             f"(Ctrl-C, SIGTERM, a kill). Only {', '.join(resumable)} may change; "
+                                             "options that define the model or its data may not.",
                                              rich_help_panel=OUTPUT)),
+        ("data_changed", bool, False, typer.Option("--data-changed", help="With --resume: continue on data that "
+                                                   "differs from the run's (refused otherwise).",
+                                                   rich_help_panel=OUTPUT)),
         ("overwrite", bool, False, typer.Option("--overwrite", help="Replace a non-empty --out (only once training "
                                                 "succeeds).", rich_help_panel=OUTPUT)),
         ("quiet", bool, False, typer.Option("--quiet", "-q", help="No progress bar.", rich_help_panel=OUTPUT)),
@@ -63,7 +71,6 @@ def build_train():
     own += [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=Annotated[kind, info])
             for name, kind, default, info in output]
     own.append(inspect.Parameter("json_output", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=Json))
-    declared = {name: list(task_class(name).all_options()) for name in task_names()}
     parameters = own[:3] + option_parameters(declared, reserved=[p.name for p in own]) + own[3:]
 
     def train(**values):

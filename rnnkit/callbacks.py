@@ -32,10 +32,9 @@ class WarmupCosineSchedule(keras.callbacks.Callback):
         self.warmup = max(1, min(200, self.total_steps // 20))
         self.time_budget = time_budget
         self.floor = 0.05
-        self.start = time.monotonic()
+        self.start = time.monotonic()  # not reset by a second fit (the rest of an epoch resumed, then the others)
 
     def on_train_begin(self, logs=None):
-        self.start = time.monotonic()
         # Read the step once (it is restored on --resume), then count on the host: reading
         # the variable every batch would wait for the device each step.
         self.step = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
@@ -57,25 +56,6 @@ class WarmupCosineSchedule(keras.callbacks.Callback):
             cosine = 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
             rate = self.peak * (self.floor + (1 - self.floor) * cosine)
         self.model.optimizer.learning_rate = rate
-
-
-class InterruptAtSafePoints(keras.callbacks.Callback):
-    """Raise `KeyboardInterrupt` for a signal received during `fit` at the next batch or epoch boundary,
-    never while a checkpoint is being written (a half-written HDF5 file stays open and cannot be saved again).
-
-    Args:
-        pending: returns `True` once, when a signal has arrived since it was last asked.
-    """
-
-    def __init__(self, pending):
-        super().__init__()
-        self.pending = pending
-
-    def _check(self, *args, **kwargs):
-        if self.pending():
-            raise KeyboardInterrupt
-
-    on_train_batch_end = on_test_batch_end = on_epoch_begin = _check
 
 
 class DerivedMetrics(keras.callbacks.Callback):
@@ -114,13 +94,51 @@ class BestModelSaver(keras.callbacks.Callback):
         os.replace(temporary, self.path)
 
 
-class RichProgress(keras.callbacks.Callback):
-    """A Rich progress bar on stderr: one task per run, metrics in the description."""
+class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
+    """`EarlyStopping` on a loss (lower is better) that, on `--resume`, counts the epochs trained before.
 
-    def __init__(self, epochs: int, steps_per_epoch: int):
+    Args:
+        monitor: the logged value to watch (`val_loss`).
+        patience: epochs without improvement before training stops.
+        earlier: the monitored values of the epochs trained before, oldest first.
+            Defaults to `()`.
+    """
+
+    def __init__(self, monitor: str, patience: int, earlier=()):
+        super().__init__(monitor=monitor, patience=patience, mode="min")
+        self.earlier = list(earlier)
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        # As EarlyStopping.on_epoch_end counts: a tie is no improvement.
+        for value in self.earlier:
+            self.wait += 1
+            if self.best is None or value < self.best:
+                self.best, self.wait = value, 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        super().on_epoch_end(epoch, logs)
+        value = (logs or {}).get(self.monitor)
+        if value is not None:
+            self.earlier.append(float(value))  # the count goes on in a second fit of the same run
+
+
+class RichProgress(keras.callbacks.Callback):
+    """A Rich progress bar on stderr: one task per run, metrics in the description.
+
+    Args:
+        epochs: the run's epochs.
+        steps_per_epoch: batches per epoch.
+        start: where a resumed run starts (`checkpoints.Position`); `None` for a new run.
+            Defaults to `None`.
+    """
+
+    def __init__(self, epochs: int, steps_per_epoch: int, start=None):
         super().__init__()
         self.epochs = epochs
         self.steps_per_epoch = steps_per_epoch
+        self.start = start
+        self.offset = 0
 
     def on_train_begin(self, logs=None):
         from rich.console import Console
@@ -135,12 +153,15 @@ class RichProgress(keras.callbacks.Callback):
         self.task = None
 
     def on_epoch_begin(self, epoch, logs=None):
-        self.task = self.progress.add_task(f"epoch {epoch + 1}/{self.epochs}", total=self.steps_per_epoch, metrics="")
+        resumed = self.start is not None and epoch == self.start.epoch
+        self.offset = self.start.batch if resumed else 0
+        self.task = self.progress.add_task(f"epoch {epoch + 1}/{self.epochs}", total=self.steps_per_epoch,
+                                           completed=self.offset, metrics="")
 
     def on_train_batch_end(self, batch, logs=None):
         if self.task is not None:
             loss = (logs or {}).get("loss")
-            self.progress.update(self.task, completed=batch + 1,
+            self.progress.update(self.task, completed=self.offset + batch + 1,
                                  metrics="" if loss is None else f"loss {float(loss):.4f}")
 
     def on_epoch_end(self, epoch, logs=None):

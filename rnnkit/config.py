@@ -19,6 +19,9 @@ from rnnkit.options import DATA, MODEL, SECTIONS, TRAINING, Option, integer, num
 
 STRATEGIES = ("auto", "one", "mirrored", "multi-worker")
 CONFIG_FILE = "config.json"
+# What the data section records besides options: where the data is, and its fingerprint
+# (`rnnkit.datasets.fingerprint`), by which `--resume` knows the data has not changed.
+RECORDED_DATA_KEYS = {"path": "", "fingerprint": None}
 
 # The options of every task, in config.json order (a task's own options follow in each section).
 SHARED_OPTIONS: tuple[Option, ...] = (
@@ -33,24 +36,24 @@ SHARED_OPTIONS: tuple[Option, ...] = (
            help="Units per recurrent layer (per direction)."),
     Option("dropout", "model", default=0.1, type=float, check=number(0, 1, closed="low"), panel=MODEL,
            help="Dropout after each recurrent layer, in [0, 1)."),
-    Option("epochs", "training", default=10, type=int, check=integer(1), help="Passes over the training data."),
+    Option("epochs", "training", resumable=True, default=10, type=int, check=integer(1), help="Passes over the training data."),
     Option("batch_size", "training", default=64, type=int, check=integer(1), help="Examples per step (the global batch)."),
-    Option("learning_rate", "training", default=0.002, type=float, check=number(0, 10, closed="high"),
+    Option("learning_rate", "training", resumable=True, default=0.002, type=float, check=number(0, 10, closed="high"),
            help="Peak Adam learning rate (warm-up, then cosine decay)."),
-    Option("clipnorm", "training", default=1.0, type=float, check=number(0, closed="low", note=" (0 turns clipping off)"),
+    Option("clipnorm", "training", resumable=True, default=1.0, type=float, check=number(0, closed="low", note=" (0 turns clipping off)"),
            help="Clip gradients to this global norm; 0 turns it off."),
     Option("seed", "training", type=int, nullable=True, check=integer(0, 2**31 - 1),
            help="Random seed: the same seed repeats a CPU run; drawn and recorded when not given."),
-    Option("early_stopping", "training", default=True, type=bool, negative="--no-early-stopping",
+    Option("early_stopping", "training", resumable=True, default=True, type=bool, negative="--no-early-stopping",
            help="Stop when the validation loss stops improving."),
-    Option("patience", "training", default=3, type=int, check=integer(1),
+    Option("patience", "training", resumable=True, default=3, type=int, check=integer(1),
            help="Epochs without improvement before early stopping."),
-    Option("time_budget", "training", type=float, nullable=True, check=number(0, note=" of seconds"),
+    Option("time_budget", "training", resumable=True, type=float, nullable=True, check=number(0, note=" of seconds"),
            help="Stop after this many seconds, fitting the learning-rate schedule to it."),
     Option("mixed_precision", "training", default=False, type=bool, help="Keras mixed_float16 policy (GPU only)."),
-    Option("strategy", "training", default="auto", choices=STRATEGIES,
+    Option("strategy", "training", resumable=True, default="auto", choices=STRATEGIES,
            help="tf.distribute strategy; auto mirrors over 2+ GPUs."),
-    Option("tensorboard", "training", default=False, type=bool, help="Write TensorBoard logs to RUN/logs."),
+    Option("tensorboard", "training", resumable=True, default=False, type=bool, help="Write TensorBoard logs to RUN/logs."),
 )
 
 # What rnnkit 0.1 wrote into config.json for the options a task did not have (it wrote every
@@ -109,7 +112,7 @@ class Config:
                  versions: dict[str, str] | None = None, data_summary: dict[str, Any] | None = None):
         self.task = task
         self.options = {option.name: option for option in options}
-        sections = {name: {"path": ""} if name == "data" else {} for name in SECTIONS}
+        sections = {name: dict(RECORDED_DATA_KEYS) if name == "data" else {} for name in SECTIONS}
         for option in self.options.values():
             sections[option.section][option.key] = option.default
         for name, given in (values or {}).items():
@@ -177,7 +180,7 @@ class Config:
             section = values.get(name, {})
             if not isinstance(section, dict):
                 raise ConfigError(f"{source}: '{name}' must be an object. Received: {section!r}")
-            keys = {option.key for option in options if option.section == name} | ({"path"} if name == "data" else set())
+            keys = {option.key for option in options if option.section == name} | (set(RECORDED_DATA_KEYS) if name == "data" else set())
             foreign = {key: owner_of(name, key) for key in section if key not in keys}
             _reject_unknown(f"{source} section '{name}'", {k for k, owner in foreign.items() if owner is None}, keys)
             for key, (owner, option) in ((k, o) for k, o in foreign.items() if o is not None):

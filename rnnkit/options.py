@@ -45,6 +45,8 @@ class Option:
         panel: the help panel of `rnnkit train`. Defaults to `"Training"`.
         columns: the value is a column list, given as `"a,b"` or `["a", "b"]`.
             Defaults to `False`.
+        resumable: the value may change on `--resume` (how long and how fast to train);
+            options that define the model or its data may not. Defaults to `False`.
 
     Example:
         >>> Option("units", "model", default=256, type=int, check=integer(1, 16384)).validate(0)
@@ -64,6 +66,7 @@ class Option:
     negative: str | None = None
     panel: str = TRAINING
     columns: bool = False
+    resumable: bool = False
 
     def __post_init__(self):
         if self.section not in SECTIONS:

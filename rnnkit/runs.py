@@ -1,20 +1,24 @@
 """The run directory (DESIGN §4) and the `Run` handle the API returns.
 
 A folder that already holds something is never written into unless the caller asked to
-overwrite or resume. `Run` answers the API's verbs by delegating to its task (`rnnkit.task`):
+overwrite or resume, and one process at a time writes a run folder (`rnnkit.locking`). `Run` answers the API's verbs by delegating to its task (`rnnkit.task`):
 it knows no task by name.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from rnnkit.config import CONFIG_FILE, read_config_file
-from rnnkit.errors import ConfigError, RunError
+from rnnkit.errors import RunError
+from rnnkit.locking import LOCK_FILE, FolderLock, is_locked
 from rnnkit.registry import get_task, task_names
 
 MODEL_FILE = "model.keras"
@@ -26,34 +30,45 @@ PLOTS_DIR = "plots"
 LOGS_DIR = "logs"
 
 
-def default_run_dir(task: str) -> Path:
-    return Path("runs") / f"{task}-{time.strftime('%Y%m%d-%H%M%S')}"
+def create_default_run_dir(task: str) -> Path:
+    """Create and return a new `runs/<task>-<timestamp>` folder; runs started in the same second get `-2`, `-3`..."""
+    base = Path("runs") / f"{task}-{time.strftime('%Y%m%d-%H%M%S')}"
+    base.parent.mkdir(parents=True, exist_ok=True)
+    for attempt in itertools.count(1):
+        path = base if attempt == 1 else base.with_name(f"{base.name}-{attempt}")
+        try:
+            path.mkdir()  # atomic: of two processes that try one name, one gets it
+        except FileExistsError:
+            continue
+        return path
+    raise AssertionError("unreachable")
+
+
+def contents(path: Path) -> list[Path]:
+    """What a folder holds besides its lock file."""
+    return [entry for entry in path.iterdir() if entry.name != LOCK_FILE] if path.is_dir() else []
 
 
 def is_run_dir(path: Path) -> bool:
-    return (path / CONFIG_FILE).is_file() and ((path / MODEL_FILE).exists() or (path / CHECKPOINT_DIR).is_dir())
+    """A folder rnnkit train wrote, finished or not (it records its options first, or holds its lock file)."""
+    return (path / CONFIG_FILE).is_file() or (path / LOCK_FILE).exists() or (path / MODEL_FILE).exists()
 
 
-def prepare_run_dir(path: str | Path, overwrite: bool = False, resume: bool = False,
-                    data: str | None = None) -> Path:
-    """Check that a new run may be written to `path` (nothing is created yet).
+def prepare_run_dir(path: str | Path, overwrite: bool = False, data: str | None = None, locked: bool = False) -> Path:
+    """Check that a new run may be written to `path` (nothing is created here).
 
-    Raises `RunError` when `path` holds files and neither `overwrite` nor `resume` is set,
-    when `overwrite` would replace something that is not an rnnkit run or would remove the
-    training data, or when `resume` is set and there is no checkpoint to resume from.
+    Raises `RunError` when another process writes `path` (unless `locked`: this process holds
+    its lock), when `path` holds files and `overwrite` is not set, when `overwrite` would
+    replace something that is not an rnnkit run, or when `path` holds the training data.
     """
     path = Path(path)
-    if overwrite and resume:
-        raise ConfigError("--overwrite and --resume exclude each other: pick one.")
     if path.exists() and not path.is_dir():
         raise RunError(f"--out {path} is a file, not a folder. Choose another --out.")
-    if resume:
-        if not (path / CHECKPOINT_DIR / "training_metadata.json").exists():
-            raise RunError(f"Nothing to resume in {path}: it has no checkpoint ({CHECKPOINT_DIR}/). Train without --resume.")
-        return path
     if data and Path(data).exists() and Path(data).resolve().is_relative_to(path.resolve()):
         raise RunError(f"--out {path} holds the training data {data}. Choose another --out.")
-    if path.is_dir() and any(path.iterdir()):
+    if not locked and is_locked(path):
+        FolderLock(path).acquire()  # raises, naming the process that writes it
+    if contents(path):
         if not overwrite:
             raise RunError(
                 f"{path} already exists and is not empty. Pass --overwrite to replace it, "
@@ -62,6 +77,39 @@ def prepare_run_dir(path: str | Path, overwrite: bool = False, resume: bool = Fa
         if not is_run_dir(path):
             raise RunError(f"{path} is not an rnnkit run, so --overwrite will not replace it. Choose another --out.")
     return path
+
+
+def has_checkpoint(path: Path) -> bool:
+    """Whether the run folder holds a training checkpoint (`rnnkit.checkpoints`) to resume from."""
+    return (path / CHECKPOINT_DIR / "training_metadata.json").is_file()
+
+
+def check_resumable(path: str | Path) -> Path:
+    """Check that `path` is a run folder `--resume` can continue (its lock is taken after this)."""
+    path = Path(path)
+    if not path.is_dir():
+        raise RunError(f"Nothing to resume: {path} is not a folder. Pass the --out of the run to continue.")
+    if not (path / CONFIG_FILE).is_file():
+        if is_run_dir(path) or not contents(path):
+            raise RunError(f"Nothing to resume in {path}: it was stopped before it recorded its options. Train it "
+                           "again with --overwrite instead of --resume.")
+        raise RunError(f"Nothing to resume in {path}: it is not an rnnkit run (no {CONFIG_FILE}).")
+    return path
+
+
+def clean_leftovers(parent: Path) -> None:
+    """Remove what killed runs left in `parent`: `.NAME.new-*` folders of an `--overwrite` that never
+    finished, and `.NAME.old-*` folders of one killed while swapping (put back when NAME is gone)."""
+    for kind in ("old", "new"):
+        for leftover in sorted(parent.glob(f".*.{kind}-*")):
+            if not leftover.is_dir() or is_locked(leftover):
+                continue  # a live run's
+            name = leftover.name[1:].rsplit(f".{kind}-", 1)[0]
+            if kind == "old" and not (parent / name).exists():
+                os.replace(leftover, parent / name)
+                (parent / name / LOCK_FILE).unlink(missing_ok=True)
+            else:
+                shutil.rmtree(leftover, ignore_errors=True)
 
 
 def read_run_config(path: Path):

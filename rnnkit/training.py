@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import random
 import shutil
 import signal
@@ -23,7 +24,8 @@ from rnnkit import runs
 from rnnkit.atomic import replace_dir, write_json_atomic, write_text_atomic
 from rnnkit.backbone import uses_cudnn_kernel
 from rnnkit.config import SHARED_OPTIONS, Config, read_config_file
-from rnnkit.errors import ConfigError, RnnkitError, RunError
+from rnnkit.errors import ConfigError, DataError, RnnkitError, RunError
+from rnnkit.locking import FolderLock
 from rnnkit.registry import get_task, infer_task
 from rnnkit.tf_import import import_tensorflow
 
@@ -81,17 +83,21 @@ def resolve_config(data: str | None, task: str | None = None, config: str | Path
 
 def train(data: str | Path | None = None, task: str | None = None, out: str | Path | None = None,
           config: str | Path | Config | None = None, overwrite: bool = False, resume: bool = False,
-          quiet: bool = True, callbacks: list | None = None, **options: Any):
+          data_changed: bool = False, quiet: bool = True, callbacks: list | None = None, **options: Any):
     """Train a model and write its run folder; returns the `Run`.
 
     Args:
         data: a file, folder or built-in data name (`rnnkit datasets`).
         task: a task name (`rnnkit.task_names()`); inferred from `data` when `None`.
             Defaults to `None`.
-        out: the run folder; `runs/<task>-<timestamp>` when `None`. Defaults to `None`.
+        out: the run folder; a new `runs/<task>-<timestamp>` when `None`. Defaults to `None`.
         config: a `config.json` (path, run folder or `Config`) to start from. Defaults to `None`.
-        overwrite: replace a non-empty `out`. Defaults to `False`.
-        resume: continue the run in `out` from its last checkpoint. Defaults to `False`.
+        overwrite: replace a non-empty `out`, once training has succeeded. Defaults to `False`.
+        resume: continue the run in `out` from its last checkpoint, exactly where it stopped.
+            Only the options marked `resumable` (`epochs`, `learning_rate`, `time_budget`,
+            `patience`, ...) may change. Defaults to `False`.
+        data_changed: with `resume`, continue on data other than the run's (its fingerprint in
+            config.json differs). Defaults to `False`.
         quiet: no progress bar. Defaults to `True`.
         callbacks: extra Keras callbacks for `model.fit`. Defaults to `None`.
         **options: flat options as on the command line (`rnnkit train --help`): the shared
@@ -101,33 +107,103 @@ def train(data: str | Path | None = None, task: str | None = None, out: str | Pa
             `text_col`, `label_col`, `class_weight`, ...; forecast: `target`, `horizon`,
             `window`, ...). Another task's option is a `ConfigError`.
 
+    Raises:
+        RunError: `out` is written by another process (its pid named), holds something else,
+            or cannot be resumed as asked.
+
     Example:
         >>> run = rnnkit.train("python-docs", epochs=1, out="runs/demo")  # doctest: +SKIP
     """
+    from rnnkit.datasets.fingerprint import data_fingerprint
+
+    data = None if data is None else str(data)
+    if overwrite and resume:
+        raise ConfigError("--overwrite and --resume exclude each other: pick one.")
+    if resume and out is None:
+        raise ConfigError("--resume needs --out RUN: the run folder to continue.")
+    if resume and config is not None:
+        raise ConfigError("--config and --resume exclude each other: --resume continues the run with its own config.json.")
+    if data_changed and not resume:
+        raise ConfigError("--data-changed goes with --resume: a new run always records the data it is given.")
     # SIGTERM (schedulers, `docker stop`, `kill`) stops training the way Ctrl-C does: the
     # interrupted epoch is checkpointed for --resume and the CLI exits with 130.
     interrupts = _Interrupts()
+    locks: list[FolderLock] = []
+    created = None
     with interrupts.installed():
-        return _train(data, task, out, config, overwrite, resume, quiet, callbacks, options, interrupts)
+        try:
+            if resume:
+                out = runs.check_resumable(out)
+                locks.append(FolderLock(out).acquire())
+                task_object, resolved = _resume_config(out, data, task, data_changed, options)
+            else:
+                task_object, resolved = resolve_config(data, task=task, config=config, **options)
+                if out is None:
+                    out = created = runs.create_default_run_dir(resolved.task)
+                else:
+                    out = runs.prepare_run_dir(out, overwrite=overwrite, data=resolved.data.path)
+                    created = None if out.exists() else out
+                    _make_dir(out)
+                locks.append(FolderLock(out).acquire())
+                # Again, now that no one else can write it: another writer may have filled it meanwhile.
+                runs.prepare_run_dir(out, overwrite=overwrite, data=resolved.data.path, locked=True)
+                resolved.data.fingerprint = data_fingerprint(resolved.data.path)
+            runs.clean_leftovers(out.resolve().parent)
+            return _train(task_object, resolved, out, overwrite, resume, quiet, callbacks or [], interrupts, locks)
+        finally:
+            for lock in reversed(locks):
+                lock.release()
+            if created is not None and created.is_dir() and not any(created.iterdir()):
+                created.rmdir()  # nothing was written: leave no empty folder behind
 
 
-def _train(data, task, out, config, overwrite: bool, resume: bool, quiet: bool, callbacks, options: dict[str, Any],
-           interrupts: "_Interrupts"):
-    data = None if data is None else str(data)
-    if resume:
-        if out is None:
-            raise ConfigError("--resume needs --out RUN: the run folder to continue.")
-        runs.prepare_run_dir(out, resume=True)
-        config = Path(out) / runs.CONFIG_FILE
-    task_object, resolved = resolve_config(data, task=task, config=config, record=resume, **options)
-    out = Path(out) if out is not None else runs.default_run_dir(resolved.task)
-    runs.prepare_run_dir(out, overwrite=overwrite, resume=resume, data=resolved.data.path)
+def _resume_config(out: Path, data: str | None, task: str | None, data_changed: bool, options: dict[str, Any]):
+    """The task and config to continue `out` with; refuses a change the checkpoint cannot follow."""
+    from rnnkit.datasets.fingerprint import data_fingerprint, describe
+
+    _, recorded = runs.read_run_config(out)
+    task_object, resolved = resolve_config(data, task=task, config=out / runs.CONFIG_FILE, record=True, **options)
+    fixed = {name: resolved.options[name].validate(value) for name, value in options.items()
+             if value is not None and not resolved.options[name].resumable}
+    changed = [name for name, value in fixed.items() if value != recorded.get(name)]
+    if changed:
+        flags = ", ".join(resolved.options[name].flag for name in changed)
+        trained = ", ".join(f"{name}={recorded.get(name)}" for name in changed)
+        free = ", ".join(option.flag for option in resolved.options.values() if option.resumable)
+        raise ConfigError(f"{flags} cannot change on --resume: the checkpoint was trained with {trained}, and only "
+                          f"{free} may change. Drop {flags}, or start a new run (another --out, or --overwrite).")
+    fingerprint = data_fingerprint(resolved.data.path)
+    before = recorded.data.fingerprint
+    if before is not None and fingerprint != before and not data_changed:
+        raise DataError(f"{resolved.data.path} is not the data {out} was trained on ({describe(before)} then, "
+                        f"{describe(fingerprint)} now; contents differ). Pass the original data, add --data-changed "
+                        "to continue on this data anyway, or start a new run.")
+    resolved.data.fingerprint = fingerprint
+    return task_object, resolved
+
+
+def _make_dir(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise RunError(f"Cannot create the run folder {path}: {error.strerror}. Choose another --out.") from None
+
+
+def _train(task_object, resolved: Config, out: Path, overwrite: bool, resume: bool, quiet: bool, callbacks: list,
+           interrupts: "_Interrupts", locks: list[FolderLock]):
+    # A run stopped before its first checkpoint has nothing to continue: it starts again from
+    # its recorded options (the data is prepared anew, as it was never used).
+    restart = resume and not runs.has_checkpoint(out)
+    if restart:
+        log.warning(f"{out} has no checkpoint yet (it was stopped in its first epoch): training it from the "
+                    "start with its recorded options.")
+    continuing = resume and not restart
     # A seed the user chose (option or config file) asks for a repeatable run: deterministic
     # kernels, which cost some speed. Without one, a seed is drawn and recorded for --config.
     repeatable = resolved.training.seed is not None
     if not repeatable:
         resolved.training.seed = random.randrange(2**31)
-    prepared = task_object.prepare(resolved, out / runs.PREPROCESSOR_DIR if resume else None)
+    prepared = task_object.prepare(resolved, out / runs.PREPROCESSOR_DIR if continuing else None)
     for message in prepared.warnings:
         log.warning(message)
 
@@ -144,19 +220,16 @@ def _train(data, task, out, config, overwrite: bool, resume: bool, quiet: bool, 
     strategy = make_strategy(resolved.training.strategy)
 
     work = out
-    if overwrite and out.exists() and any(out.iterdir()):
+    if overwrite and runs.contents(out):
         # Train beside the old run and swap at the end, so a failure loses nothing.
         target = out.resolve()
         work = Path(tempfile.mkdtemp(prefix=f".{target.name}.new-", dir=target.parent))
-    try:
-        work.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise RunError(f"Cannot create the run folder {work}: {error.strerror}. Choose another --out.") from None
+        locks.append(FolderLock(work).acquire())
     policy = keras.mixed_precision.global_policy()
     try:
         keras.mixed_precision.set_global_policy(_precision_policy(resolved))
-        _fit(task_object, resolved, prepared, work, strategy, resume=resume, quiet=quiet,
-             extra_callbacks=callbacks or [], interrupts=interrupts)
+        _fit(task_object, resolved, prepared, work, strategy, resume=continuing, quiet=quiet,
+             extra_callbacks=callbacks, interrupts=interrupts)
     except BaseException as error:
         if work == out:
             raise
@@ -168,6 +241,7 @@ def _train(data, task, out, config, overwrite: bool, resume: bool, quiet: bool, 
         keras.mixed_precision.set_global_policy(policy)
     if work != out:
         replace_dir(work, out)
+        locks[-1].moved_to(out)
     return runs.Run(out)
 
 
@@ -175,13 +249,11 @@ def _fit(task_object, config: Config, prepared, work: Path, strategy, resume: bo
          extra_callbacks: list, interrupts: "_Interrupts") -> None:
     import keras
 
-    from rnnkit.callbacks import (BestModelSaver, DerivedMetrics, InterruptAtSafePoints, RichProgress,
-                                  WarmupCosineSchedule)
+    from rnnkit import checkpoints
+    from rnnkit.callbacks import BestModelSaver, DerivedMetrics, ResumableEarlyStopping, RichProgress, WarmupCosineSchedule
 
     monitor = task_object.monitor
-    best = _best_so_far(work, monitor) if resume else None  # read before anything in the run is rewritten
-    write_text_atomic(work / runs.CONFIG_FILE, config.to_json())
-    task_object.save_preprocessor(prepared, work / runs.PREPROCESSOR_DIR)
+    history = _read_history(work / runs.HISTORY_FILE) if resume else []  # read before anything in the run is rewritten
     train_data, validation_data, steps_per_epoch = task_object.datasets(config, prepared)
     with strategy.scope():
         model = task_object.build_model(config, prepared)
@@ -193,35 +265,54 @@ def _fit(task_object, config: Config, prepared, work: Path, strategy, resume: bo
         # Otherwise Adam creates its slots inside the first training step, and TensorFlow traces
         # that step twice (once to create them): seconds of every run, more for large models.
         model.optimizer.build(model.trainable_variables)
+    start = _restore(model, work) if resume else checkpoints.Position()
 
-    backup = keras.callbacks.BackupAndRestore(str(work / runs.CHECKPOINT_DIR), double_checkpoint=True,
-                                             delete_checkpoint=False)
+    # The checkpoint fits the model: from here on the run folder may be rewritten.
+    write_text_atomic(work / runs.CONFIG_FILE, config.to_json())
+    task_object.save_preprocessor(prepared, work / runs.PREPROCESSOR_DIR)
+    earlier = [row for row in history if row.get("epoch", math.inf) < start.epoch]
+    if resume:
+        _keep_history(work / runs.HISTORY_FILE, start.epoch)  # a kill after an epoch's row but before its checkpoint
+    scores = [row[monitor] for row in earlier if monitor in row]
+    checkpoint = checkpoints.TrainingCheckpoint(work / runs.CHECKPOINT_DIR, steps_per_epoch, interrupts.take, start)
     callbacks = [
         WarmupCosineSchedule(config.training.learning_rate, config.training.epochs * steps_per_epoch,
                              config.training.time_budget),
         DerivedMetrics(lambda logs: task_object.epoch_metrics(config, logs)),
         keras.callbacks.CSVLogger(str(work / runs.HISTORY_FILE), append=resume),
-        BestModelSaver(work / runs.MODEL_FILE, monitor, best),
-        backup,
+        BestModelSaver(work / runs.MODEL_FILE, monitor, min(scores) if scores else None),
     ]
     if config.training.early_stopping:
-        callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, patience=config.training.patience))
+        callbacks.append(ResumableEarlyStopping(monitor, config.training.patience, earlier=scores))
     if config.training.tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(work / runs.LOGS_DIR)))
         _log_hyperparameters(work / runs.LOGS_DIR, config, trial=Path(work).name)
-    progress = None if quiet else RichProgress(config.training.epochs, steps_per_epoch)
+    progress = None if quiet else RichProgress(config.training.epochs, steps_per_epoch, start)
     callbacks.extend([progress] if progress else [])
     callbacks.extend(extra_callbacks)
-    callbacks.append(InterruptAtSafePoints(interrupts.take))
+    callbacks.append(checkpoint)
     try:
         with interrupts.deferred():
-            model.fit(train_data, validation_data=validation_data, epochs=config.training.epochs,
-                      callbacks=callbacks, verbose=0, shuffle=False)
+            epochs, first = config.training.epochs, start.epoch
+            if start.batch and first < epochs:
+                # The rest of the epoch it stopped in: a fit of its own, as every epoch of one fit has one length.
+                # Its running metrics go on from the checkpoint's, into variables Keras builds in a first step.
+                model.evaluate(validation_data.take(1), verbose=0)
+                model.fit(_stream(train_data, first * steps_per_epoch + start.batch), validation_data=validation_data,
+                          steps_per_epoch=steps_per_epoch - start.batch, epochs=first + 1, initial_epoch=first,
+                          callbacks=callbacks, verbose=0, shuffle=False)
+                first += 1
+                # A fresh pipeline: the one just used has drawn its next shuffles already.
+                train_data, validation_data, _ = task_object.datasets(config, prepared)
+            if first < epochs and not model.stop_training:
+                model.fit(_stream(train_data, first * steps_per_epoch), validation_data=validation_data,
+                          steps_per_epoch=steps_per_epoch, epochs=epochs, initial_epoch=first, callbacks=callbacks,
+                          verbose=0, shuffle=False)
             if interrupts.take():  # a signal during the last epoch's end
                 raise KeyboardInterrupt
     except KeyboardInterrupt:
-        # Keep the state of the interrupted epoch too, so --resume loses nothing done.
-        backup._save_model()
+        # Keep where the interrupted epoch stood, so --resume loses nothing done.
+        checkpoint.save_now()
         raise TrainingInterrupted(
             f"Training interrupted; the last checkpoint is in {work}. Continue with "
             f"`rnnkit train --resume --out {work}`."
@@ -238,6 +329,39 @@ def _fit(task_object, config: Config, prepared, work: Path, strategy, resume: bo
     metrics = task_object.final_metrics(inference, config, prepared)
     write_json_atomic(work / runs.METRICS_FILE, metrics)
     task_object.plots(work / runs.PLOTS_DIR, _read_history(work / runs.HISTORY_FILE), metrics, inference, prepared)
+
+
+def _stream(train_data, position: int):
+    """The training batches from `position` (epochs x steps + batch) on, as one endless stream.
+
+    Each pass of the task's pipeline draws its next shuffle from its seed, so batch `position`
+    of a fresh pipeline's stream is the batch an uninterrupted run trains on there, whatever
+    Keras does with its iterators: a resumed run sees exactly the data it would have seen.
+    """
+    stream = train_data.repeat()
+    return stream.skip(position) if position else stream
+
+
+def _restore(model, work: Path):
+    from rnnkit import checkpoints
+
+    try:
+        return checkpoints.load(model, work / runs.CHECKPOINT_DIR)
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise RunError(f"The checkpoint in {work / runs.CHECKPOINT_DIR} cannot be loaded ({reason[:200]}). Train the "
+                       "run again with --overwrite instead of --resume.") from None
+
+
+def _keep_history(path: Path, epochs: int) -> None:
+    """Keep the rows of history.csv for the first `epochs` epochs: those the checkpoint includes."""
+    if not path.exists():
+        return
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    kept = lines[:1] + [line for line in lines[1:] if _is_float(line.split(",", 1)[0])
+                        and float(line.split(",", 1)[0]) < epochs]
+    if kept != lines:
+        write_text_atomic(path, "".join(kept))
 
 
 def _log_hyperparameters(directory: Path, config: Config, trial: str) -> None:
@@ -316,7 +440,7 @@ def _is_float(value) -> bool:
 
 class _Interrupts:
     """SIGINT and SIGTERM as `KeyboardInterrupt`; while `model.fit` runs, deferred to its next batch or epoch
-    boundary (see `InterruptAtSafePoints`), so a checkpoint being written is finished first."""
+    boundary (see `checkpoints.TrainingCheckpoint`), so a checkpoint being written is finished first."""
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -352,8 +476,3 @@ class _Interrupts:
             yield
         finally:
             self.deferring = False
-
-
-def _best_so_far(work: Path, monitor: str) -> float | None:
-    values = [row[monitor] for row in _read_history(work / runs.HISTORY_FILE) if monitor in row]
-    return min(values) if values else None

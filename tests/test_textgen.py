@@ -12,7 +12,7 @@ from tests.helpers import MULTILINGUAL, TINY, make_corpus
 
 def test_run_folder_has_every_file(trained_run):
     for name in ("config.json", "model.keras", "history.csv", "metrics.json",
-                 "preprocessor/vocabulary.json", "checkpoints/latest.weights.h5", "plots/learning_curves.png"):
+                 "preprocessor/vocabulary.json", "checkpoints/training_metadata.json", "plots/learning_curves.png"):
         assert (trained_run.path / name).exists(), name
     metrics = trained_run.metrics
     assert metrics["split"] == "validation"
@@ -173,7 +173,7 @@ def test_interrupt_saves_a_checkpoint_that_resume_continues(corpus, tmp_path):
     out = tmp_path / "run"
     with pytest.raises(rnnkit.TrainingInterrupted, match="--resume"):
         rnnkit.train(str(corpus), out=out, callbacks=[Interrupt()], **TINY)
-    assert (out / "checkpoints" / "latest.weights.h5").exists()
+    assert (out / "checkpoints" / "training_metadata.json").exists()
     run = rnnkit.train(str(corpus), out=out, resume=True, **TINY)
     assert (run.path / "model.keras").exists() and run.metrics["split"] == "validation"
 

@@ -225,25 +225,24 @@ def test_dates_in_two_formats_are_an_error_naming_the_first_different_line(tmp_p
 
 
 def test_a_signal_during_a_checkpoint_write_waits_for_the_write(corpus, tmp_path, monkeypatch):
-    """SIGTERM (or Ctrl-C) while BackupAndRestore writes: interrupting inside the HDF5 write left the file open and
+    """SIGTERM (or Ctrl-C) while a checkpoint is written: interrupting inside the HDF5 write left the file open and
     the interrupt's own checkpoint failed. Now the write finishes and training stops at the next boundary."""
     import os
     import signal
 
-    import keras
-
     import rnnkit
+    from rnnkit import checkpoints
     from tests.helpers import TINY
 
-    original, finished = keras.callbacks.BackupAndRestore._save_model, []
+    original, finished = checkpoints.save, []
 
-    def save_while_signalled(self):
+    def save_while_signalled(*args):
         if not finished:
             os.kill(os.getpid(), signal.SIGTERM)  # delivered before the write starts
-        original(self)
+        original(*args)
         finished.append(True)
 
-    monkeypatch.setattr(keras.callbacks.BackupAndRestore, "_save_model", save_while_signalled)
+    monkeypatch.setattr(checkpoints, "save", save_while_signalled)
     with pytest.raises(rnnkit.TrainingInterrupted, match="--resume"):
         rnnkit.train(str(corpus), out=tmp_path / "run", **{**TINY, "epochs": 3})
     assert finished and (tmp_path / "run" / "checkpoints" / "training_metadata.json").exists()

@@ -6,7 +6,7 @@ import pytest
 
 from rnnkit.errors import ConfigError, DataError, RunError
 from rnnkit.registry import infer_task
-from rnnkit.runs import prepare_run_dir
+from rnnkit.runs import check_resumable, prepare_run_dir
 from tests.helpers import make_corpus, make_reviews, make_series
 
 
@@ -49,14 +49,13 @@ def test_prepare_run_dir_protects_what_is_there(tmp_path):
         prepare_run_dir(mine)
     with pytest.raises(RunError, match="is not an rnnkit run, so --overwrite will not replace it"):
         prepare_run_dir(mine, overwrite=True)
-    with pytest.raises(RunError, match="Nothing to resume"):
-        prepare_run_dir(mine, resume=True)
-    with pytest.raises(ConfigError, match="exclude each other"):
-        prepare_run_dir(mine, overwrite=True, resume=True)
+    with pytest.raises(RunError, match="Nothing to resume in .*: it is not an rnnkit run"):
+        check_resumable(mine)
     with pytest.raises(RunError, match="is a file, not a folder"):
         prepare_run_dir(mine / "thesis.txt")
     with pytest.raises(RunError, match="holds the training data"):
         prepare_run_dir(tmp_path, overwrite=True, data=str(mine / "thesis.txt"))
+    assert (mine / "thesis.txt").read_text() == "years of work" and sorted(mine.iterdir()) == [mine / "thesis.txt"]
 
 
 def test_prepare_run_dir_accepts_a_run_to_overwrite_or_resume(tmp_path):
@@ -64,5 +63,4 @@ def test_prepare_run_dir_accepts_a_run_to_overwrite_or_resume(tmp_path):
     (run / "checkpoints").mkdir(parents=True)
     (run / "config.json").write_text("{}")
     assert prepare_run_dir(run, overwrite=True) == run
-    (run / "checkpoints" / "training_metadata.json").write_text("{}")
-    assert prepare_run_dir(run, resume=True) == run
+    assert check_resumable(run) == run
