@@ -45,6 +45,9 @@ def main() -> None:
     """The console script: usage errors (a bad flag or value) end in one line, like rnnkit's own errors."""
     import sys
 
+    from rnnkit.tf_import import filter_native_logs
+
+    filter_native_logs()
     usage_error = typer.BadParameter.__base__  # Click's UsageError, as the Click that Typer uses defines it
     try:
         code = app(prog_name="rnnkit", standalone_mode=False)

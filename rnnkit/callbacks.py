@@ -124,59 +124,80 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
 
 
 class RichProgress(keras.callbacks.Callback):
-    """A Rich progress bar on stderr: one task per run, metrics in the description.
+    """Training progress on stderr: a live bar in a terminal, and one full line per epoch everywhere.
+
+    In a terminal the live line is the epoch, the bar, the steps, the elapsed time, the ETA and
+    the running loss: short enough for 80 columns, the bar taking what is left. Each epoch ends
+    with a line of all its metrics, wrapped rather than cut. Elsewhere (CI logs, `nohup`, a pipe)
+    there is no live bar, only those lines.
 
     Args:
         epochs: the run's epochs.
         steps_per_epoch: batches per epoch.
         start: where a resumed run starts (`checkpoints.Position`); `None` for a new run.
             Defaults to `None`.
+        console: the Rich console to write to. Defaults to `None`: stderr.
     """
 
-    def __init__(self, epochs: int, steps_per_epoch: int, start=None):
+    # Shown first in an epoch's line, in this order; the rest follow alphabetically.
+    FIRST = ("loss", "val_loss", "val_bits_per_char", "val_perplexity", "val_accuracy")
+
+    def __init__(self, epochs: int, steps_per_epoch: int, start=None, console=None):
         super().__init__()
         self.epochs = epochs
         self.steps_per_epoch = steps_per_epoch
         self.start = start
+        self.console = console
         self.offset = 0
+        self.progress = None
+        self.task = None
 
     def on_train_begin(self, logs=None):
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-        self.progress = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[metrics]}"),
-            console=Console(stderr=True), transient=False,
-        )
-        self.progress.start()
-        self.task = None
+        self.console = self.console or Console(stderr=True)
+        self.started = time.monotonic()
+        if self.console.is_terminal and self.progress is None:
+            self.progress = Progress(
+                TextColumn("[bold]{task.description}"), BarColumn(bar_width=None), MofNCompleteColumn(),
+                TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[loss]}"),
+                console=self.console, transient=True,
+            )
+            self.progress.start()
 
     def on_epoch_begin(self, epoch, logs=None):
         resumed = self.start is not None and epoch == self.start.epoch
         self.offset = self.start.batch if resumed else 0
-        self.task = self.progress.add_task(f"epoch {epoch + 1}/{self.epochs}", total=self.steps_per_epoch,
-                                           completed=self.offset, metrics="")
+        self.started = time.monotonic()
+        if self.progress is not None:
+            self.task = self.progress.add_task(f"epoch {epoch + 1}/{self.epochs}", total=self.steps_per_epoch,
+                                               completed=self.offset, loss="")
 
     def on_train_batch_end(self, batch, logs=None):
         if self.task is not None:
             loss = (logs or {}).get("loss")
             self.progress.update(self.task, completed=self.offset + batch + 1,
-                                 metrics="" if loss is None else f"loss {float(loss):.4f}")
+                                 loss="" if loss is None else f"loss {float(loss):.4f}")
 
     def on_epoch_end(self, epoch, logs=None):
-        if self.task is None:
-            return
-        # The few numbers that fit an 80-column terminal; history.csv has them all.
-        wanted = ("loss", "val_loss", "val_bits_per_char", "val_perplexity", "val_accuracy")
-        shown = {key: (logs or {})[key] for key in wanted if key in (logs or {})}
-        self.progress.update(self.task, metrics="  ".join(f"{key} {float(value):.4f}" for key, value in shown.items()))
+        if self.task is not None:
+            self.progress.remove_task(self.task)
+            self.task = None
+        logs = dict(logs or {})
+        names = [name for name in self.FIRST if name in logs] + sorted(set(logs) - set(self.FIRST) - {"learning_rate"})
+        seconds = int(time.monotonic() - self.started)
+        values = "  ".join(f"{name} {float(logs[name]):.4f}" for name in names)
+        rate = f"  learning_rate {float(logs['learning_rate']):.2e}" if "learning_rate" in logs else ""
+        self.console.print(f"epoch {epoch + 1}/{self.epochs}  {seconds // 60}:{seconds % 60:02d}  {values}{rate}",
+                           markup=False, highlight=False, soft_wrap=not self.console.is_terminal)
 
     def on_train_end(self, logs=None):
         self.close()
 
     def close(self):
-        """Stop the display; Keras skips `on_train_end` when `fit` raises (e.g. Ctrl-C)."""
-        if getattr(self, "progress", None) is not None:
+        """Stop the live display; Keras skips `on_train_end` when `fit` raises (e.g. Ctrl-C)."""
+        if self.progress is not None:
             self.progress.stop()
             self.progress = None
+            self.task = None

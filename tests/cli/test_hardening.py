@@ -247,3 +247,85 @@ def test_a_signal_during_a_checkpoint_write_waits_for_the_write(corpus, tmp_path
         rnnkit.train(str(corpus), out=tmp_path / "run", **{**TINY, "epochs": 3})
     assert finished and (tmp_path / "run" / "checkpoints" / "training_metadata.json").exists()
     assert len((tmp_path / "run" / "history.csv").read_text().splitlines()) == 2  # stopped after epoch 1
+
+
+# -- 14. progress: the steps and ETA fit 80 columns; nothing is cut where no terminal is ---------------------
+
+
+def _progress_output(terminal: bool, width: int) -> str:
+    import io
+
+    from rich.console import Console
+
+    from rnnkit.callbacks import RichProgress
+
+    output = io.StringIO()
+    console = Console(file=output, width=width, force_terminal=terminal, color_system=None)
+    progress = RichProgress(epochs=12, steps_per_epoch=1500, console=console)
+    progress.on_train_begin()
+    progress.on_epoch_begin(9)
+    progress.on_train_batch_end(56, {"loss": 1.23456})
+    if progress.progress is not None:
+        progress.progress.refresh()
+    logs = {"loss": 1.2, "accuracy": 0.61, "bits_per_char": 1.73, "val_loss": 1.3, "val_accuracy": 0.6,
+            "val_bits_per_char": 1.88, "learning_rate": 0.0012}
+    progress.on_epoch_end(9, logs)
+    progress.on_train_end()
+    return output.getvalue()
+
+
+@pytest.mark.parametrize("width", [80, 100])
+def test_progress_in_a_narrow_terminal_keeps_steps_elapsed_and_eta(width):
+    text = _progress_output(terminal=True, width=width)
+    live = next(line for line in text.splitlines() if "57/1500" in line)
+    assert "epoch 10/12" in live and "loss 1.2346" in live and "…" not in live
+    assert re.search(r" 0:00:\d\d [-\d]:[-\d]{2}:[-\d]{2} ", live), live  # elapsed, then the ETA
+
+
+def test_progress_without_a_terminal_writes_full_lines_one_per_epoch():
+    text = _progress_output(terminal=False, width=80)
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert len(lines) == 1, text
+    assert lines[0].startswith("epoch 10/12 ") and "…" not in lines[0]
+    for name in ("loss 1.2000", "val_loss 1.3000", "val_bits_per_char 1.8800", "accuracy 0.6100",
+                 "learning_rate 1.20e-03"):
+        assert name in lines[0], lines[0]
+
+
+def test_train_in_a_pipe_logs_every_epoch_in_full(corpus, tmp_path):
+    import subprocess
+    import sys
+
+    from tests.cli.test_bad_input import TINY_FLAGS
+
+    flags = [flag for flag in TINY_FLAGS if flag != "--quiet"]
+    flags[flags.index("--epochs") + 1] = "2"
+    result = subprocess.run([sys.executable, "-m", "rnnkit.cli.main", "train", str(corpus), "--out",
+                             str(tmp_path / "run"), *flags], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    epochs = [line for line in result.stderr.splitlines() if line.startswith("epoch ")]
+    assert [line.split()[1] for line in epochs] == ["1/2", "2/2"], result.stderr
+    assert all("val_loss" in line and "val_bits_per_char" in line for line in epochs)
+
+
+# -- 15. TensorFlow's native log lines stay out of the output ---------------------------------------------
+
+
+def test_native_tensorflow_log_lines_are_muted_for_the_whole_command(trained_run):
+    import subprocess
+    import sys
+
+    from rnnkit.tf_import import NATIVE_LOG_LINE
+
+    assert NATIVE_LOG_LINE.match(b"E0000 00:00:1795489752.877744    7849 util.cc:131] oneDNN supports DT_INT64 only")
+    assert not NATIVE_LOG_LINE.match(b"Error: length must be an integer from 1 to 1000000.")
+    for args in (["generate", str(trained_run.path), "--length", "5", "--seed", "1"],
+                 ["evaluate", str(trained_run.path), str(trained_run.config.data.path)]):
+        result = subprocess.run([sys.executable, "-m", "rnnkit.cli.main", *args], capture_output=True, text=True,
+                                timeout=300)
+        assert result.returncode == 0, result.stderr
+        native = [line for line in result.stderr.splitlines() if NATIVE_LOG_LINE.match(line.encode())]
+        assert not native, native
+    result = subprocess.run([sys.executable, "-m", "rnnkit.cli.main", "generate", str(trained_run.path), "--length",
+                             "-1"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2 and result.stderr.startswith("Error: length must be")  # rnnkit's own still shows
