@@ -98,24 +98,71 @@ def format_times(times) -> list[str]:
     return [t.isoformat() for t in times]
 
 
-def is_series_file(path: Path, encoding: str | None = None) -> bool:
-    """Whether a table has a time column and only numeric columns beside it (so it is for
-    forecasting). Looks at the first 50 rows; never raises for content it cannot read."""
+@dataclass
+class SeriesLayout:
+    """How a table's first rows look as a series, for task inference: never an error.
+
+    Args:
+        time_column: the column of dates, found by content or by a time-like name; `None` when none.
+        dates_parse: the time column's dates read in one format (a time-like name whose dates
+            do not is still the time column: its bad line is reported when the series is read).
+        numeric: the other columns of numbers.
+        empty: the other columns with no value in those rows.
+        other: the remaining columns (text, categories).
+    """
+
+    time_column: str | None
+    dates_parse: bool
+    numeric: list[str]
+    empty: list[str]
+    other: list[str]
+
+    @property
+    def is_series(self) -> bool:
+        """A time column whose dates parse and only numbers beside it."""
+        return self.time_column is not None and self.dates_parse and bool(self.numeric) and not (self.empty or self.other)
+
+    def describe(self) -> str:
+        parts = [f"time column '{self.time_column}'" + ("" if self.dates_parse else " (dates in mixed formats)")]
+        for label, columns in (("numeric", self.numeric), ("empty", self.empty), ("other", self.other)):
+            if columns:
+                parts.append(f"{label} column{'s' if len(columns) > 1 else ''} {', '.join(columns)}")
+        return "a " + ", ".join(parts)
+
+
+def series_layout(path: Path, encoding: str | None = None) -> SeriesLayout | None:
+    """The layout of a CSV/TSV/JSONL file's first 50 rows; `None` for another file, one that
+    cannot be read, or a table with no time column."""
+    if not path.is_file():
+        return None
     suffix = inner_suffix(path)
     if suffix not in TABLE_SUFFIXES and suffix not in JSONL_SUFFIXES:
-        return False
+        return None
     try:
         table = read_table(path, encoding, head=50)
     except DataError:
-        return False
+        return None
     if not table.rows:
-        return False
-    time_column = _find_time_column(table, None, strict=False)
+        return None
+    time_column, dates_parse = _find_time_column(table, None, strict=False), True
     if time_column is None:
-        return False
+        named = [c for c in table.columns if c.strip().lower() in TIME_NAMES and not _is_numeric_column(table, c)
+                 and any(cell(row.get(c)).lower() not in MISSING for row in table.rows)]
+        if not named:
+            return None
+        time_column, dates_parse = named[0], False
     others = [column for column in table.columns if column != time_column]
-    # Every other column numeric: a table with a text column beside its dates is not a series.
-    return bool(others) and len(_numeric_columns(table, exclude={time_column})) == len(others)
+    empty = [c for c in others if all(cell(row.get(c)).lower() in MISSING for row in table.rows)]
+    numeric = [c for c in _numeric_columns(table, exclude={time_column}) if c not in empty]
+    other = [c for c in others if c not in numeric and c not in empty]
+    return SeriesLayout(time_column, dates_parse, numeric, empty, other)
+
+
+def is_series_file(path: Path, encoding: str | None = None) -> bool:
+    """Whether a table has a time column and only numeric columns beside it (so it is for
+    forecasting). Looks at the first 50 rows; never raises for content it cannot read."""
+    layout = series_layout(path, encoding)
+    return layout is not None and layout.is_series
 
 
 def open_series(path: str | Path, target: list[str] | None = None, time_col: str | None = None,

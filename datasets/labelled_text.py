@@ -54,6 +54,26 @@ def is_labelled_file(path: Path) -> bool:
     return suffix in TABLE_SUFFIXES or suffix in JSONL_SUFFIXES
 
 
+def labelled_columns(path: Path, encoding: str | None = None) -> tuple[str | None, str | None] | None:
+    """The `(text, label)` columns found in a table's first 50 rows, either `None` when not
+    found; `None` for another file or one that cannot be read. For task inference: never an error."""
+    if not (path.is_file() and is_labelled_file(path)):
+        return None
+    try:
+        table = read_table(path, encoding, head=50)
+    except DataError:
+        return None
+
+    def find(role: str, exclude: str | None = None) -> str | None:
+        try:
+            return _choose_column(path, table, None, role, exclude=exclude)
+        except DataError:
+            return None
+
+    text = find("text")
+    return text, find("label", exclude=text)
+
+
 def is_class_folder(path: Path) -> bool:
     """Whether `path` looks like an aclImdb folder: `pos/` and `neg/`, directly or under `train/`."""
     return any((base / "pos").is_dir() and (base / "neg").is_dir() for base in (path, path / "train"))

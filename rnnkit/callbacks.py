@@ -12,27 +12,51 @@ import keras
 from rnnkit.atomic import temporary_path
 
 
+class TimeBudget:
+    """Seconds a run may take from the end of data loading: training, validation and the final evaluation.
+
+    Args:
+        seconds: the budget (`--time-budget`).
+        start: when it began, on `clock`; now when `None`. Defaults to `None`.
+        clock: returns the time in seconds. Defaults to `time.monotonic`.
+    """
+
+    def __init__(self, seconds: float, start: float | None = None, clock=time.monotonic):
+        self.seconds = seconds
+        self.clock = clock
+        self.start = clock() if start is None else start
+        self.reserve = 0.0  # kept for what follows training: the last validation and the final evaluation
+
+    def elapsed(self) -> float:
+        return self.clock() - self.start
+
+    def left(self) -> float:
+        return self.seconds - self.elapsed()
+
+    def for_training(self) -> float:
+        return max(self.seconds - self.reserve, 0.0)
+
+
 class WarmupCosineSchedule(keras.callbacks.Callback):
     """Linear warm-up, then cosine decay to 5% of the peak, set before every step.
 
-    Progress is the larger of steps done / planned steps and seconds spent / time budget,
-    so a run limited by `time_budget` also ends its schedule at a low learning rate, and
-    stops once the budget is spent.
+    Progress is the larger of steps done / planned steps and seconds spent / seconds the time
+    budget leaves for training, so a run limited by a budget also ends its schedule at a low
+    learning rate, and stops in time for what follows training.
 
     Args:
         peak: the learning rate after warm-up.
         total_steps: planned optimizer steps (epochs x steps per epoch).
-        time_budget: seconds to train for, or `None`. Defaults to `None`.
+        budget: the run's `TimeBudget`, or `None`. Defaults to `None`.
     """
 
-    def __init__(self, peak: float, total_steps: int, time_budget: float | None = None):
+    def __init__(self, peak: float, total_steps: int, budget: TimeBudget | None = None):
         super().__init__()
         self.peak = peak
         self.total_steps = max(total_steps, 1)
         self.warmup = max(1, min(200, self.total_steps // 20))
-        self.time_budget = time_budget
+        self.budget = budget
         self.floor = 0.05
-        self.start = time.monotonic()  # not reset by a second fit (the rest of an epoch resumed, then the others)
 
     def on_train_begin(self, logs=None):
         # Read the step once (it is restored on --resume), then count on the host: reading
@@ -43,7 +67,7 @@ class WarmupCosineSchedule(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         self.step += 1
         self._set(self.step)
-        if self.time_budget and time.monotonic() - self.start >= self.time_budget:
+        if self.budget is not None and self.budget.elapsed() >= self.budget.for_training():
             self.model.stop_training = True
 
     def _set(self, step: int) -> None:
@@ -51,8 +75,8 @@ class WarmupCosineSchedule(keras.callbacks.Callback):
             rate = self.peak * (0.1 + 0.9 * step / self.warmup)
         else:
             progress = (step - self.warmup) / max(self.total_steps - self.warmup, 1)
-            if self.time_budget:
-                progress = max(progress, (time.monotonic() - self.start) / self.time_budget)
+            if self.budget is not None:
+                progress = max(progress, self.budget.elapsed() / max(self.budget.for_training(), 1e-9))
             cosine = 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
             rate = self.peak * (self.floor + (1 - self.floor) * cosine)
         self.model.optimizer.learning_rate = rate

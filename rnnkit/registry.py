@@ -96,9 +96,28 @@ def key_owner(section: str, key: str, exclude: str) -> tuple[str, Any] | None:
     return None
 
 
-def infer_task(data: str, encoding: str | None = None) -> str:
-    """The task `data` is for: a built-in name's, else the one task that recognizes the file
-    or folder best. No task or a tie is an error that names `--task`."""
+def tasks_for_options(options: dict[str, Any]) -> list[str]:
+    """The tasks that have every option given (not `None`), in `task_names()` order: one when an
+    option only one task has is given (`target` is forecast's). Options of two different
+    tasks are a `ConfigError` naming both."""
+    every = task_names()
+    owners, decided_by = set(every), None
+    for name, value in options.items():
+        tasks = {task for task, _ in option_owners(name)} if value is not None else set()
+        if not tasks or tasks == set(every):  # shared, or unknown (reported by the task later)
+            continue
+        if not owners & tasks:
+            raise ConfigError(f"{_flag(decided_by)} is a {' and '.join(sorted(owners))} option and {_flag(name)} a "
+                              f"{' and '.join(sorted(tasks))} option: no task has both. Drop one of them.")
+        owners, decided_by = owners & tasks, decided_by or name
+    return [task for task in every if task in owners]
+
+
+def infer_task(data: str, encoding: str | None = None, among: list[str] | None = None) -> str:
+    """The task `data` is for: a built-in name's, else the one task that recognizes the file or
+    folder best, of `among` (the tasks the options given allow) unless none of them recognizes it
+    at all, else of all tasks. No task or a tie is an error that says what each task found in
+    the data and names `--task`."""
     from rnnkit.datasets.builtin import BUILTIN_DATASETS
 
     if data in BUILTIN_DATASETS:
@@ -110,18 +129,27 @@ def infer_task(data: str, encoding: str | None = None) -> str:
             "of texts and labels or an aclImdb-style folder (sentiment), a CSV with a time column and numeric "
             "columns (forecast), or a built-in name (`rnnkit datasets`)."
         )
-    scores = {name: task_class(name).recognizes(path, encoding) for name in task_names()}
+    names = among or task_names()
+    scores = {name: task_class(name).recognizes(path, encoding) for name in names}
     best = max(scores.values())
+    if best <= 0 and among:  # the data is none of these tasks': it decides (and the options are then foreign)
+        return infer_task(data, encoding)
     candidates = sorted(name for name, score in scores.items() if score == best and best > 0)
     if len(candidates) == 1:
         return candidates[0]
     if candidates:
-        raise ConfigError(f"{path.name} could be data for {' or '.join(candidates)}. "
+        seen = [name + (f" ({found})" if (found := task_class(name).detected(path, encoding)) else "")
+                for name in candidates]
+        raise ConfigError(f"{path.name} could be data for {' or '.join(seen)}. "
                           f"Pass {' or '.join(f'--task {name}' for name in candidates)}.")
     raise ConfigError(
-        f"Cannot tell which task {path.name} is for. Pass --task ({', '.join(task_names())}): text generation reads "
+        f"Cannot tell which task {path.name} is for. Pass --task ({', '.join(names)}): text generation reads "
         ".txt files, text classification and forecasting .csv/.tsv/.jsonl files."
     )
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
 
 
 def _read_entry_points() -> None:

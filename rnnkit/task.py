@@ -114,6 +114,12 @@ class Task:
         """How surely `path` is this task's data: 1 yes, 0.5 it could be, 0 no (see `infer_task`)."""
         return 0.0
 
+    @classmethod
+    def detected(cls, path: Path, encoding: str | None = None) -> str:
+        """What this task found in `path` (`"a text column 'review'"`), for the message that asks
+        for `--task` when two tasks recognize it equally; empty when there is nothing to say."""
+        return ""
+
     def check_builtin(self, data: str) -> None:
         """A built-in name of another task's data is an error naming that task."""
         from rnnkit.datasets.builtin import BUILTIN_DATASETS

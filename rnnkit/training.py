@@ -17,6 +17,7 @@ import shutil
 import signal
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from rnnkit.backbone import uses_cudnn_kernel
 from rnnkit.config import SHARED_OPTIONS, Config, read_config_file
 from rnnkit.errors import ConfigError, DataError, RnnkitError, RunError
 from rnnkit.locking import FolderLock
-from rnnkit.registry import get_task, infer_task
+from rnnkit.registry import get_task, infer_task, tasks_for_options
 from rnnkit.tf_import import import_tensorflow
 
 log = logging.getLogger("rnnkit")
@@ -64,7 +65,10 @@ def resolve_config(data: str | None, task: str | None = None, config: str | Path
     for option in SHARED_OPTIONS:
         if options.get(option.name) is not None:
             option.validate(options[option.name])
-    task_object = get_task(task or file_task or infer_task(str(data), options.get("encoding")))
+    # Options only one task has (--target, --text-col, --level) decide the task when its data could be that task's.
+    if task is None and file_task is None:
+        task = infer_task(str(data), options.get("encoding"), among=tasks_for_options(options))
+    task_object = get_task(task or file_task)
     if raw is not None:
         resolved = task_object.read_config(raw, source=str(config), record=record)
     elif isinstance(config, Config):
@@ -204,6 +208,7 @@ def _train(task_object, resolved: Config, out: Path, overwrite: bool, resume: bo
     if not repeatable:
         resolved.training.seed = random.randrange(2**31)
     prepared = task_object.prepare(resolved, out / runs.PREPROCESSOR_DIR if continuing else None)
+    loaded = time.monotonic()  # a time budget starts here
     for message in prepared.warnings:
         log.warning(message)
 
@@ -229,7 +234,7 @@ def _train(task_object, resolved: Config, out: Path, overwrite: bool, resume: bo
     try:
         keras.mixed_precision.set_global_policy(_precision_policy(resolved))
         _fit(task_object, resolved, prepared, work, strategy, resume=continuing, quiet=quiet,
-             extra_callbacks=callbacks, interrupts=interrupts)
+             extra_callbacks=callbacks, interrupts=interrupts, loaded=loaded)
     except BaseException as error:
         if work == out:
             raise
@@ -246,11 +251,12 @@ def _train(task_object, resolved: Config, out: Path, overwrite: bool, resume: bo
 
 
 def _fit(task_object, config: Config, prepared, work: Path, strategy, resume: bool, quiet: bool,
-         extra_callbacks: list, interrupts: "_Interrupts") -> None:
+         extra_callbacks: list, interrupts: "_Interrupts", loaded: float) -> None:
     import keras
 
     from rnnkit import checkpoints
-    from rnnkit.callbacks import BestModelSaver, DerivedMetrics, ResumableEarlyStopping, RichProgress, WarmupCosineSchedule
+    from rnnkit.callbacks import (BestModelSaver, DerivedMetrics, ResumableEarlyStopping, RichProgress, TimeBudget,
+                                  WarmupCosineSchedule)
 
     monitor = task_object.monitor
     history = _read_history(work / runs.HISTORY_FILE) if resume else []  # read before anything in the run is rewritten
@@ -273,11 +279,15 @@ def _fit(task_object, config: Config, prepared, work: Path, strategy, resume: bo
     earlier = [row for row in history if row.get("epoch", math.inf) < start.epoch]
     if resume:
         _keep_history(work / runs.HISTORY_FILE, start.epoch)  # a kill after an epoch's row but before its checkpoint
+    budget = None
+    if config.training.time_budget:
+        budget = TimeBudget(config.training.time_budget, start=loaded)
+        validation_data, final_seconds = _fit_validation_to(budget, model, validation_data)
+
     scores = [row[monitor] for row in earlier if monitor in row]
     checkpoint = checkpoints.TrainingCheckpoint(work / runs.CHECKPOINT_DIR, steps_per_epoch, interrupts.take, start)
     callbacks = [
-        WarmupCosineSchedule(config.training.learning_rate, config.training.epochs * steps_per_epoch,
-                             config.training.time_budget),
+        WarmupCosineSchedule(config.training.learning_rate, config.training.epochs * steps_per_epoch, budget),
         DerivedMetrics(lambda logs: task_object.epoch_metrics(config, logs)),
         keras.callbacks.CSVLogger(str(work / runs.HISTORY_FILE), append=resume),
         BestModelSaver(work / runs.MODEL_FILE, monitor, min(scores) if scores else None),
@@ -303,7 +313,7 @@ def _fit(task_object, config: Config, prepared, work: Path, strategy, resume: bo
                           callbacks=callbacks, verbose=0, shuffle=False)
                 first += 1
                 # A fresh pipeline: the one just used has drawn its next shuffles already.
-                train_data, validation_data, _ = task_object.datasets(config, prepared)
+                train_data, _, _ = task_object.datasets(config, prepared)
             if first < epochs and not model.stop_training:
                 model.fit(_stream(train_data, first * steps_per_epoch), validation_data=validation_data,
                           steps_per_epoch=steps_per_epoch, epochs=epochs, initial_epoch=first, callbacks=callbacks,
@@ -323,12 +333,36 @@ def _fit(task_object, config: Config, prepared, work: Path, strategy, resume: bo
     if not (work / runs.MODEL_FILE).exists():
         raise RnnkitError("Training produced no finite validation loss, so no model was saved. Try a lower --learning-rate.")
 
+    if budget is not None and final_seconds > budget.left():
+        log.warning(f"The time budget is spent; evaluating the best model on all the held-out data takes about "
+                    f"{final_seconds:.0f} s more.")
     # Metrics and plots come from the best epoch, through the same inference module that
     # `Run`'s verbs and the SavedModel use.
     inference = task_object.build_inference(task_object.load_model(work / runs.MODEL_FILE), prepared.preprocessor)
     metrics = task_object.final_metrics(inference, config, prepared)
     write_json_atomic(work / runs.METRICS_FILE, metrics)
     task_object.plots(work / runs.PLOTS_DIR, _read_history(work / runs.HISTORY_FILE), metrics, inference, prepared)
+
+
+def _fit_validation_to(budget, model, validation_data):
+    """With a time budget: the validation batches each epoch evaluates, and the seconds the final evaluation takes.
+
+    One validation batch is timed (after another has traced the evaluation). Each epoch evaluates
+    the same first batches, as many as a tenth of the budget allows; the budget keeps time for
+    the last epoch's validation and the final evaluation, which scores the model on all the
+    held-out data (of that, at most a quarter of the budget is kept: beyond it, the run says so).
+    """
+    batches = int(validation_data.cardinality())
+    model.evaluate(validation_data.take(1), verbose=0)
+    started = time.monotonic()
+    model.evaluate(validation_data.take(1), verbose=0)
+    per_batch = max(time.monotonic() - started, 1e-4)
+    if batches < 0:  # unknown: no sizing
+        return validation_data, 0.0
+    kept = max(1, min(batches, int(0.1 * budget.seconds / per_batch)))
+    final_seconds = batches * per_batch
+    budget.reserve = kept * per_batch + min(final_seconds, 0.25 * budget.seconds)
+    return (validation_data.take(kept) if kept < batches else validation_data), final_seconds
 
 
 def _stream(train_data, position: int):

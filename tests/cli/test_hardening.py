@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 import shutil
 import zipfile
@@ -329,3 +330,93 @@ def test_native_tensorflow_log_lines_are_muted_for_the_whole_command(trained_run
     result = subprocess.run([sys.executable, "-m", "rnnkit.cli.main", "generate", str(trained_run.path), "--length",
                              "-1"], capture_output=True, text=True, timeout=300)
     assert result.returncode == 2 and result.stderr.startswith("Error: length must be")  # rnnkit's own still shows
+
+
+# -- 13. --time-budget covers the validation and the final evaluation -------------------------------------
+
+
+def test_time_budget_keeps_time_for_the_last_validation_and_the_final_evaluation():
+    import keras
+
+    from rnnkit.callbacks import TimeBudget, WarmupCosineSchedule
+
+    now = [0.0]
+    budget = TimeBudget(100, clock=lambda: now[0])
+    budget.reserve = 30  # the last validation and the final evaluation
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.Adam(), "mse")
+    model.optimizer.build(model.trainable_variables)
+    schedule = WarmupCosineSchedule(0.01, 1_000, budget)  # warm-up: 50 steps
+    schedule.set_model(model)
+    model.stop_training = False
+    schedule.on_train_begin()
+    steps = 0
+    while not model.stop_training:
+        now[0] += 1.0  # one second a step
+        schedule.on_train_batch_end(steps)
+        steps += 1
+    assert steps == 70  # not 100: the rest is kept for what follows training
+    assert float(model.optimizer.learning_rate.numpy()) == pytest.approx(0.01 * 0.05)  # the schedule ended too
+
+
+def test_time_budget_evaluates_few_validation_batches_and_says_when_the_final_evaluation_overruns(tmp_path, caplog):
+    import time
+
+    import rnnkit
+    from tests.helpers import TINY, make_corpus
+
+    corpus = make_corpus(tmp_path / "big.txt", characters=300_000)
+    start = time.monotonic()
+    with caplog.at_level("WARNING", logger="rnnkit"):
+        run = rnnkit.train(str(corpus), out=tmp_path / "run", **{**TINY, "epochs": 50, "val_split": 0.45,
+                                                                  "time_budget": 0.5})
+    assert time.monotonic() - start < 120
+    assert (run.path / "model.keras").exists()
+    assert "evaluating the best model on all the held-out data takes about" in caplog.text
+
+
+# -- 12. options only one task has decide the task; an unsure inference says what it saw ---------------
+
+
+def _series_with(tmp_path: Path, name: str, column: str, value) -> Path:
+    """A monthly series CSV with one more column, `value(i)` in row i."""
+    import csv
+
+    import pandas as pd
+
+    with open(tmp_path / name, "w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["date", "value", column])
+        for i, month in enumerate(pd.date_range("1990-01-01", periods=72, freq="MS")):
+            writer.writerow([f"{month:%Y-%m-%d}", round(100 + 1.3 * i + 5 * math.sin(i / 2), 2), value(i)])
+    return tmp_path / name
+
+
+def test_a_series_with_a_text_column_names_what_was_found_and_target_makes_it_a_forecast(tmp_path):
+    notes = ["sunny and warm", "rainy, cold week", "quiet month", "storm on the coast"]
+    data = _series_with(tmp_path, "sales.csv", "note", lambda i: notes[i % 4])
+    result = runner.invoke(app, ["train", str(data), "--out", str(tmp_path / "run")])
+    assert_user_error(result, "sales.csv could be data for forecast (a time column 'date', numeric column value, "
+                              "other column note) or sentiment (a text column 'note' and no label column found)",
+                      "Pass --task forecast or --task sentiment.")
+    options = ["--units", "8", "--epochs", "1", "--horizon", "6", "--window", "12"]
+    result = runner.invoke(app, ["train", str(data), "--target", "value", "--out", str(tmp_path / "run"), *options])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["task"] == "forecast"
+    result = runner.invoke(app, ["train", str(data), "--target", "value", "--text-col", "note"])
+    assert_user_error(result, "--text-col is a sentiment option and --target a forecast option: no task has both")
+
+
+def test_a_series_with_an_empty_target_or_mixed_dates_is_read_as_a_series(tmp_path):
+    empty = tmp_path / "empty.csv"
+    empty.write_text("date,value\n" + "".join(f"1990-{m:02d}-01,\n" for m in range(1, 13)))
+    result = runner.invoke(app, ["train", str(empty), "--out", str(tmp_path / "run")])
+    assert_user_error(result, "empty.csv has no numeric column to forecast")  # not "Cannot find a text column"
+    result = runner.invoke(app, ["train", str(empty), "--target", "value", "--out", str(tmp_path / "run")])
+    assert_user_error(result, "the target column 'value' has no values")
+    mixed = tmp_path / "mixed.csv"
+    mixed.write_text("date,value\n" + "".join(f"{'1990-%02d-01' % m if m < 7 else '%02d/01/1990' % m},{m}\n"
+                                              for m in range(1, 13)))
+    result = runner.invoke(app, ["train", str(mixed), "--out", str(tmp_path / "run")])
+    assert_user_error(result, "mixed.csv line 8: '07/01/1990' in the time column 'date' is not written like the dates")
+    assert not (tmp_path / "run").exists()

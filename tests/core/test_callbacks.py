@@ -33,10 +33,10 @@ def test_warmup_then_cosine_to_five_percent():
 
 
 def test_time_budget_stops_training():
-    from rnnkit.callbacks import WarmupCosineSchedule
+    from rnnkit.callbacks import TimeBudget, WarmupCosineSchedule
 
     model = tiny_model()
-    schedule = WarmupCosineSchedule(peak=0.01, total_steps=10**6, time_budget=1e-9)
+    schedule = WarmupCosineSchedule(peak=0.01, total_steps=10**6, budget=TimeBudget(1e-9))
     history = model.fit(np.zeros((64, 2)), np.zeros((64, 1)), batch_size=8, epochs=5, verbose=0, callbacks=[schedule])
     assert len(history.history["loss"]) == 1 and model.stop_training
 

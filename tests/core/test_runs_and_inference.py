@@ -23,13 +23,18 @@ def test_infer_task_from_the_data(tmp_path):
         (tmp_path / "acl" / "train" / label / "1.txt").write_text(f"a {label} review")
     assert infer_task(str(tmp_path / "acl")) == "sentiment"
     assert [infer_task(name) for name in ("python-docs", "imdb", "co2")] == ["textgen", "sentiment", "forecast"]
+    # Dated reviews: a text and a label column beside the dates outweigh the numeric label.
+    rows = [f"2020-01-{day:02d},a {'good' if day % 2 else 'dull'} film to see,{day % 2}" for day in range(1, 29)]
+    (tmp_path / "dated.csv").write_text("date,review,label\n" + "\n".join(rows) + "\n")
+    assert infer_task(str(tmp_path / "dated.csv")) == "sentiment"
 
 
 def test_infer_task_says_what_to_pass_when_unsure(tmp_path):
     for label in ("ham", "spam"):
         (tmp_path / "mail" / label).mkdir(parents=True)
         (tmp_path / "mail" / label / "1.txt").write_text("a message")
-    with pytest.raises(ConfigError, match="could be data for sentiment or textgen. Pass --task sentiment or --task textgen"):
+    with pytest.raises(ConfigError, match=r"mail could be data for sentiment \(one class per folder: ham, spam\) or textgen \(one corpus "
+                                         r"of all the .txt files\). Pass --task sentiment or --task textgen"):
         infer_task(str(tmp_path / "mail"))
     (tmp_path / "data.parquet").write_bytes(b"PAR1")
     with pytest.raises(ConfigError, match=r"Cannot tell which task data.parquet is for. Pass --task \(textgen, "):

@@ -77,9 +77,23 @@ class ForecastTask(Task):
 
     @classmethod
     def recognizes(cls, path: Path, encoding: str | None = None) -> float:
-        from rnnkit.datasets.csv_series import is_series_file
+        from rnnkit.datasets.csv_series import series_layout
 
-        return 1.0 if path.is_file() and is_series_file(path, encoding) else 0.0
+        layout = series_layout(path, encoding)
+        if layout is None or not (layout.numeric or layout.empty):
+            return 0.0
+        if layout.is_series:
+            return 1.0
+        # A series with a defect its reader will name (an empty column, dates in two formats),
+        # or one with text beside it, which could as well be texts to classify.
+        return 0.5 if layout.other else 0.75
+
+    @classmethod
+    def detected(cls, path: Path, encoding: str | None = None) -> str:
+        from rnnkit.datasets.csv_series import series_layout
+
+        layout = series_layout(path, encoding)
+        return layout.describe() if layout is not None else ""
 
     def check_config(self, config: Config) -> None:
         if not config.data.target_columns and config.data.feature_columns:

@@ -72,11 +72,33 @@ class SentimentTask(Task):
 
     @classmethod
     def recognizes(cls, path: Path, encoding: str | None = None) -> float:
-        from rnnkit.datasets.labelled_text import is_class_folder, is_labelled_file, looks_like_class_folders
+        from rnnkit.datasets.labelled_text import (is_class_folder, is_labelled_file, labelled_columns,
+                                                   looks_like_class_folders)
 
         if path.is_dir():
             return 1.0 if is_class_folder(path) else 0.5 if looks_like_class_folders(path) else 0.0
-        return 0.5 if is_labelled_file(path) else 0.0
+        if not is_labelled_file(path):
+            return 0.0
+        columns = labelled_columns(path, encoding)
+        if columns is None:  # unreadable: the reader says why
+            return 0.5
+        text, label = columns
+        return 0.75 if text and label else 0.5 if text else 0.25
+
+    @classmethod
+    def detected(cls, path: Path, encoding: str | None = None) -> str:
+        from rnnkit.datasets.labelled_text import labelled_columns
+
+        if path.is_dir():
+            classes = sorted(child.name for child in path.iterdir() if child.is_dir() and any(child.glob("*.txt")))
+            return f"one class per folder: {', '.join(classes)}" if classes else ""
+        columns = labelled_columns(path, encoding)
+        if columns is None:
+            return ""
+        text, label = columns
+        if text is None:
+            return "no column of text"
+        return f"a text column '{text}' and " + (f"a label column '{label}'" if label else "no label column found")
 
     # -- data -------------------------------------------------------------------------------
 

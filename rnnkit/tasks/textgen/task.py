@@ -59,6 +59,10 @@ class TextGenTask(Task):
             return 0.5 if is_class_folder(path) or looks_like_class_folders(path) else 1.0
         return 1.0 if path.suffix.lower() == ".txt" else 0.0
 
+    @classmethod
+    def detected(cls, path: Path, encoding: str | None = None) -> str:
+        return "one corpus of all the .txt files" if path.is_dir() else ""
+
     # -- data -------------------------------------------------------------------------------
 
     def prepare(self, config: Config, preprocessor_dir: Path | None = None) -> PreparedData:
