@@ -161,8 +161,12 @@ class Task:
         the SavedModel's signatures) and `resources()` (layers the export must track)."""
         raise NotImplementedError
 
-    def final_metrics(self, inference, config: Config, prepared: PreparedData) -> dict[str, Any]:
-        """The metrics.json shape for the best model (inside `inference`) and its baselines."""
+    def final_metrics(self, inference, config: Config, prepared: PreparedData, portion: float = 1.0) -> dict[str, Any]:
+        """The metrics.json shape for the best model (inside `inference`) and its baselines.
+
+        `portion` (< 1 when a time budget cannot fit scoring all the held-out data) is the share
+        of it to score, spread over it or from its start; the metrics then record the share
+        scored as `"portion"`. A task whose scoring is always quick may score everything."""
         raise NotImplementedError
 
     def plots(self, directory: Path, history: list[dict[str, float]], metrics: dict[str, Any], inference,

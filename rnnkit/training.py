@@ -208,7 +208,6 @@ def _train(task_object, resolved: Config, out: Path, overwrite: bool, resume: bo
     if not repeatable:
         resolved.training.seed = random.randrange(2**31)
     prepared = task_object.prepare(resolved, out / runs.PREPROCESSOR_DIR if continuing else None)
-    loaded = time.monotonic()  # a time budget starts here
     for message in prepared.warnings:
         log.warning(message)
 
@@ -234,7 +233,7 @@ def _train(task_object, resolved: Config, out: Path, overwrite: bool, resume: bo
     try:
         keras.mixed_precision.set_global_policy(_precision_policy(resolved))
         _fit(task_object, resolved, prepared, work, strategy, resume=continuing, quiet=quiet,
-             extra_callbacks=callbacks, interrupts=interrupts, loaded=loaded)
+             extra_callbacks=callbacks, interrupts=interrupts)
     except BaseException as error:
         if work == out:
             raise
@@ -251,7 +250,7 @@ def _train(task_object, resolved: Config, out: Path, overwrite: bool, resume: bo
 
 
 def _fit(task_object, config: Config, prepared, work: Path, strategy, resume: bool, quiet: bool,
-         extra_callbacks: list, interrupts: "_Interrupts", loaded: float) -> None:
+         extra_callbacks: list, interrupts: "_Interrupts") -> None:
     import keras
 
     from rnnkit import checkpoints
@@ -261,6 +260,7 @@ def _fit(task_object, config: Config, prepared, work: Path, strategy, resume: bo
     monitor = task_object.monitor
     history = _read_history(work / runs.HISTORY_FILE) if resume else []  # read before anything in the run is rewritten
     train_data, validation_data, steps_per_epoch = task_object.datasets(config, prepared)
+    loaded = time.monotonic()  # a time budget starts here
     with strategy.scope():
         model = task_object.build_model(config, prepared)
         optimizer = keras.optimizers.Adam(
@@ -282,7 +282,7 @@ def _fit(task_object, config: Config, prepared, work: Path, strategy, resume: bo
     budget = None
     if config.training.time_budget:
         budget = TimeBudget(config.training.time_budget, start=loaded)
-        validation_data, final_seconds = _fit_validation_to(budget, model, validation_data)
+        validation_data, final_seconds, final_reserved = _fit_validation_to(budget, model, validation_data)
 
     scores = [row[monitor] for row in earlier if monitor in row]
     checkpoint = checkpoints.TrainingCheckpoint(work / runs.CHECKPOINT_DIR, steps_per_epoch, interrupts.take, start)
@@ -333,36 +333,45 @@ def _fit(task_object, config: Config, prepared, work: Path, strategy, resume: bo
     if not (work / runs.MODEL_FILE).exists():
         raise RnnkitError("Training produced no finite validation loss, so no model was saved. Try a lower --learning-rate.")
 
-    if budget is not None and final_seconds > budget.left():
-        log.warning(f"The time budget is spent; evaluating the best model on all the held-out data takes about "
-                    f"{final_seconds:.0f} s more.")
     # Metrics and plots come from the best epoch, through the same inference module that
     # `Run`'s verbs and the SavedModel use.
     inference = task_object.build_inference(task_object.load_model(work / runs.MODEL_FILE), prepared.preprocessor)
-    metrics = task_object.final_metrics(inference, config, prepared)
+    portion = 1.0
+    if budget is not None and final_seconds > budget.left():
+        # Sized to what the budget has left, or at least what it kept for it when training and
+        # validation ran over theirs; metrics.json records the share.
+        portion = max(budget.left(), final_reserved) / final_seconds
+        log.warning(f"Scoring the best model on {portion:.1%} of the held-out data to stay within the time budget "
+                    f"(all of it would take about {final_seconds:.0f} s); metrics.json records the share.")
+    # `portion` only when needed: a task plugin written before it existed still trains.
+    metrics = task_object.final_metrics(inference, config, prepared, **({"portion": portion} if portion < 1 else {}))
     write_json_atomic(work / runs.METRICS_FILE, metrics)
     task_object.plots(work / runs.PLOTS_DIR, _read_history(work / runs.HISTORY_FILE), metrics, inference, prepared)
 
 
 def _fit_validation_to(budget, model, validation_data):
-    """With a time budget: the validation batches each epoch evaluates, and the seconds the final evaluation takes.
+    """With a time budget: the validation batches each epoch evaluates, the seconds the final evaluation
+    of all the held-out data takes, and the seconds the budget keeps for it.
 
     One validation batch is timed (after another has traced the evaluation). Each epoch evaluates
     the same first batches, as many as a tenth of the budget allows; the budget keeps time for
-    the last epoch's validation and the final evaluation, which scores the model on all the
-    held-out data (of that, at most a quarter of the budget is kept: beyond it, the run says so).
+    the last epoch's validation and the final evaluation of all the held-out data, up to a quarter
+    of the budget; beyond that, the final evaluation scores the share of the data that fits.
     """
     batches = int(validation_data.cardinality())
-    model.evaluate(validation_data.take(1), verbose=0)
     started = time.monotonic()
     model.evaluate(validation_data.take(1), verbose=0)
-    per_batch = max(time.monotonic() - started, 1e-4)
+    traced = time.monotonic()
+    model.evaluate(validation_data.take(1), verbose=0)
+    per_batch = max(time.monotonic() - traced, 1e-4)
     if batches < 0:  # unknown: no sizing
-        return validation_data, 0.0
+        return validation_data, 0.0, 0.0
     kept = max(1, min(batches, int(0.1 * budget.seconds / per_batch)))
-    final_seconds = batches * per_batch
-    budget.reserve = kept * per_batch + min(final_seconds, 0.25 * budget.seconds)
-    return (validation_data.take(kept) if kept < batches else validation_data), final_seconds
+    # The final evaluation loads the best model and traces again: as long as the first batch here.
+    final_seconds = batches * per_batch + (traced - started)
+    final_reserved = min(final_seconds, 0.25 * budget.seconds)
+    budget.reserve = kept * per_batch + final_reserved
+    return (validation_data.take(kept) if kept < batches else validation_data), final_seconds, final_reserved
 
 
 def _stream(train_data, position: int):

@@ -209,7 +209,8 @@ class ForecastTask(Task):
 
     # -- metrics ----------------------------------------------------------------------------
 
-    def final_metrics(self, inference, config: Config, prepared: PreparedData) -> dict[str, Any]:
+    def final_metrics(self, inference, config: Config, prepared: PreparedData, portion: float = 1.0) -> dict[str, Any]:
+        # A few horizons of one series: always quick, so always all of them.
         from rnnkit.tasks.forecast.forecaster import evaluate_origins, origins_for
 
         preprocessor: SeriesPreprocessor = prepared.preprocessor

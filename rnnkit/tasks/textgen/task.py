@@ -138,19 +138,25 @@ class TextGenTask(Task):
         return {f"{prefix}{metric}": metrics.convert(float(logs[f"{prefix}loss"]), metric)
                 for prefix in ("", "val_") if f"{prefix}loss" in logs}
 
-    def final_metrics(self, inference, config: Config, prepared: PreparedData) -> dict[str, Any]:
+    def final_metrics(self, inference, config: Config, prepared: PreparedData, portion: float = 1.0) -> dict[str, Any]:
         import numpy as np
 
         from rnnkit.tasks.textgen import metrics
 
         vocabulary: TextVocabulary = prepared.preprocessor
-        validation = windows_dataset(prepared.validation, config.data.sequence_length, config.training.batch_size)
+        held_out = prepared.validation
+        if portion < 1.0:  # the start of the held-out text, the model and the baseline alike
+            held_out = held_out[: max(config.data.sequence_length + 1, int(len(held_out) * portion))]
+        validation = windows_dataset(held_out, config.data.sequence_length, config.training.batch_size)
         counts = np.bincount(prepared.train, minlength=vocabulary.size)
-        return {
+        scored = {
             "split": "validation",
             "model": _model_metrics(inference.model, validation, vocabulary.level),
-            "baselines": {"unigram": metrics.unigram_metrics(counts, prepared.validation, vocabulary.level)},
+            "baselines": {"unigram": metrics.unigram_metrics(counts, held_out, vocabulary.level)},
         }
+        if len(held_out) < len(prepared.validation):
+            scored["portion"] = round(len(held_out) / len(prepared.validation), 4)
+        return scored
 
     def next_steps(self, run) -> list[str]:
         return [f"Sample it:  rnnkit generate {run.path} --prompt 'The '"]
