@@ -32,6 +32,25 @@ def info() -> None:
         ("CPUs", ", ".join(device.name for device in tf.config.list_physical_devices("CPU"))),
         ("GPUs", ", ".join(device.name for device in gpus) or "none"),
         ("RNN kernel", "cuDNN for LSTM/GRU (SimpleRNN has none)" if gpus else "CPU (no GPU found)"),
+        ("--strategy auto", _auto_strategy(len(gpus))),
+        ("--mixed-precision", _mixed_precision(tf, gpus)),
     ):
         table.add_row(item, value)
     stdout.print(table)
+
+
+def _auto_strategy(gpus: int) -> str:
+    """What `--strategy auto` picks here (`rnnkit.training.make_strategy`)."""
+    if gpus > 1:
+        return f"MirroredStrategy over {gpus} GPUs (--batch-size is the global batch)"
+    return "one device: the GPU" if gpus else "one device: the CPU"
+
+
+def _mixed_precision(tf, gpus) -> str:
+    """Whether `--mixed-precision` would compute in float16 here, and whether it would pay."""
+    if not gpus:
+        return "not used on a CPU (trains in float32)"
+    details = tf.config.experimental.get_device_details(gpus[0])
+    major, minor = details.get("compute_capability") or (0, 0)
+    speed = "Tensor Cores: faster" if major >= 7 else "no Tensor Cores: little or no speed-up"
+    return f"mixed_float16 on {details.get('device_name', gpus[0].name)} (compute capability {major}.{minor}; {speed})"

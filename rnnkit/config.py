@@ -106,10 +106,13 @@ class Config:
         versions: library versions the run was trained with. Defaults to `None`.
         data_summary: what preparing the data found (columns, classes, rows dropped): a record
             for the reader, rewritten by every run, never read back as a setting. Defaults to `None`.
+        runtime: how the run was trained (dtype policy, tf.distribute strategy, replicas,
+            devices): a record like `data_summary`. Defaults to `None`.
     """
 
     def __init__(self, task: str, options: Iterable[Option], values: dict[str, dict] | None = None,
-                 versions: dict[str, str] | None = None, data_summary: dict[str, Any] | None = None):
+                 versions: dict[str, str] | None = None, data_summary: dict[str, Any] | None = None,
+                 runtime: dict[str, Any] | None = None):
         self.task = task
         self.options = {option.name: option for option in options}
         sections = {name: dict(RECORDED_DATA_KEYS) if name == "data" else {} for name in SECTIONS}
@@ -120,6 +123,7 @@ class Config:
         self.data, self.model, self.training = (Section(name, sections[name]) for name in SECTIONS)
         self.versions = dict(versions or {})
         self.data_summary = dict(data_summary or {})
+        self.runtime = dict(runtime or {})
 
     def section(self, name: str) -> Section:
         return getattr(self, name)
@@ -141,7 +145,7 @@ class Config:
 
     def to_dict(self) -> dict[str, Any]:
         return {"task": self.task, "data": self.data.to_dict(), "model": self.model.to_dict(),
-                "training": self.training.to_dict(), "versions": self.versions, "data_summary": self.data_summary}
+                "training": self.training.to_dict(), "versions": self.versions, "data_summary": self.data_summary, "runtime": self.runtime}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2) + "\n"
@@ -173,7 +177,7 @@ class Config:
                 is not an object.
         """
         options = list(options)
-        _reject_unknown(source, values, {"task", *SECTIONS, "versions", "data_summary"})
+        _reject_unknown(source, values, {"task", *SECTIONS, "versions", "data_summary", "runtime"})
         task = values["task"]
         given: dict[str, dict] = {}
         for name in SECTIONS:
@@ -189,10 +193,11 @@ class Config:
                     raise ConfigError(f"{source}: '{name}.{key}' is a {owner} option ({option.flag}); this is a "
                                       f"{task} config. Remove it, or set \"task\": \"{owner}\".")
             given[name] = {key: value for key, value in section.items() if key in keys}
-        for name in ("versions", "data_summary"):
+        for name in ("versions", "data_summary", "runtime"):
             if not isinstance(values.get(name, {}), dict):
                 raise ConfigError(f"{source}: '{name}' must be an object. Received: {values[name]!r}")
-        return cls(task, options, given, versions=values.get("versions"), data_summary=values.get("data_summary"))
+        return cls(task, options, given, versions=values.get("versions"), data_summary=values.get("data_summary"),
+                   runtime=values.get("runtime"))
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:

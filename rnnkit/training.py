@@ -230,8 +230,10 @@ def _train(task_object, resolved: Config, out: Path, overwrite: bool, resume: bo
         work = Path(tempfile.mkdtemp(prefix=f".{target.name}.new-", dir=target.parent))
         locks.append(FolderLock(work).acquire())
     policy = keras.mixed_precision.global_policy()
+    precision = _precision_policy(resolved)
+    resolved.runtime = _runtime(strategy, precision)
     try:
-        keras.mixed_precision.set_global_policy(_precision_policy(resolved))
+        keras.mixed_precision.set_global_policy(precision)
         _fit(task_object, resolved, prepared, work, strategy, resume=continuing, quiet=quiet,
              extra_callbacks=callbacks, interrupts=interrupts)
     except BaseException as error:
@@ -432,6 +434,18 @@ def make_strategy(name: str):
     if name == "mirrored":
         return tf.distribute.MirroredStrategy()
     return tf.distribute.MultiWorkerMirroredStrategy()
+
+
+def _runtime(strategy, precision: str) -> dict[str, Any]:
+    """How this run trains, for config.json: the dtype policy, the strategy and its devices."""
+    try:
+        devices = list(strategy.extended.worker_devices)
+    except (RuntimeError, NotImplementedError):  # the default strategy: one device, TensorFlow's choice
+        tf = import_tensorflow()
+        devices = [device.name for device in (tf.config.list_logical_devices("GPU") or
+                                              tf.config.list_logical_devices("CPU"))[:1]]
+    return {"precision_policy": precision, "strategy": type(strategy).__name__.lstrip("_"),
+            "replicas": strategy.num_replicas_in_sync, "devices": devices}
 
 
 def _precision_policy(config: Config) -> str:
