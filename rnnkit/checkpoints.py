@@ -42,6 +42,7 @@ class Position:
 
 
 def has_checkpoint(directory: str | Path) -> bool:
+    """Whether `directory` (a run's `checkpoints/`) holds a checkpoint to resume from."""
     return (Path(directory) / METADATA_FILE).is_file()
 
 

@@ -79,11 +79,6 @@ def prepare_run_dir(path: str | Path, overwrite: bool = False, data: str | None 
     return path
 
 
-def has_checkpoint(path: Path) -> bool:
-    """Whether the run folder holds a training checkpoint (`rnnkit.checkpoints`) to resume from."""
-    return (path / CHECKPOINT_DIR / "training_metadata.json").is_file()
-
-
 def check_resumable(path: str | Path) -> Path:
     """Check that `path` is a run folder `--resume` can continue (its lock is taken after this)."""
     path = Path(path)

@@ -195,9 +195,11 @@ def _make_dir(path: Path) -> None:
 
 def _train(task_object, resolved: Config, out: Path, overwrite: bool, resume: bool, quiet: bool, callbacks: list,
            interrupts: "_Interrupts", locks: list[FolderLock]):
+    from rnnkit import checkpoints
+
     # A run stopped before its first checkpoint has nothing to continue: it starts again from
     # its recorded options (the data is prepared anew, as it was never used).
-    restart = resume and not runs.has_checkpoint(out)
+    restart = resume and not checkpoints.has_checkpoint(out / runs.CHECKPOINT_DIR)
     if restart:
         log.warning(f"{out} has no checkpoint yet (it was stopped in its first epoch): training it from the "
                     "start with its recorded options.")
