@@ -28,6 +28,8 @@ PREPROCESSOR_DIR = "preprocessor"
 CHECKPOINT_DIR = "checkpoints"
 PLOTS_DIR = "plots"
 LOGS_DIR = "logs"
+# Data derived for training (textgen's token file), kept for --resume and removed once training ends.
+CACHE_DIR = "cache"
 
 
 def create_default_run_dir(task: str) -> Path:

@@ -131,9 +131,14 @@ class Task:
 
     # -- training --------------------------------------------------------------------------------
 
-    def prepare(self, config: Config, preprocessor_dir: Path | None = None) -> PreparedData:
+    def prepare(self, config: Config, preprocessor_dir: Path | None = None, cache_dir: Path | None = None) -> PreparedData:
         """Read the data (no TensorFlow needed), fit the preprocessor (or load it from
-        `preprocessor_dir` to resume), split it. May record resolved values in `config`."""
+        `preprocessor_dir` to resume), split it. May record resolved values in `config`.
+
+        `cache_dir` (training only) is a folder of the run where the task may keep data derived
+        for training, such as an encoded corpus too large for memory; it survives an interruption
+        (so `--resume` can reuse it) and is deleted when training ends. A task whose `prepare`
+        has no `cache_dir` parameter is called without it."""
         raise NotImplementedError
 
     def save_preprocessor(self, prepared: PreparedData, directory: Path) -> None:

@@ -10,6 +10,7 @@ calls the `rnnkit.task.Task` methods in their fixed order.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
 import math
 import random
@@ -209,32 +210,33 @@ def _train(task_object, resolved: Config, out: Path, overwrite: bool, resume: bo
     repeatable = resolved.training.seed is not None
     if not repeatable:
         resolved.training.seed = random.randrange(2**31)
-    prepared = task_object.prepare(resolved, out / runs.PREPROCESSOR_DIR if continuing else None)
-    for message in prepared.warnings:
-        log.warning(message)
-
-    tf = import_tensorflow()
-    import keras
-
-    resolved.versions = _versions()
-    keras.utils.set_random_seed(resolved.training.seed)
-    if repeatable:
-        tf.config.experimental.enable_op_determinism()
-    fast, reason = uses_cudnn_kernel(resolved.model)
-    if not fast and tf.config.list_logical_devices("GPU"):
-        log.warning(f"{reason}.")
-    strategy = make_strategy(resolved.training.strategy)
-
     work = out
     if overwrite and runs.contents(out):
         # Train beside the old run and swap at the end, so a failure loses nothing.
         target = out.resolve()
         work = Path(tempfile.mkdtemp(prefix=f".{target.name}.new-", dir=target.parent))
         locks.append(FolderLock(work).acquire())
-    policy = keras.mixed_precision.global_policy()
-    precision = _precision_policy(resolved)
-    resolved.runtime = _runtime(strategy, precision)
+    policy = None
     try:
+        prepared = _prepare(task_object, resolved, out / runs.PREPROCESSOR_DIR if continuing else None,
+                            work / runs.CACHE_DIR)
+        for message in prepared.warnings:
+            log.warning(message)
+
+        tf = import_tensorflow()
+        import keras
+
+        resolved.versions = _versions()
+        keras.utils.set_random_seed(resolved.training.seed)
+        if repeatable:
+            tf.config.experimental.enable_op_determinism()
+        fast, reason = uses_cudnn_kernel(resolved.model)
+        if not fast and tf.config.list_logical_devices("GPU"):
+            log.warning(f"{reason}.")
+        strategy = make_strategy(resolved.training.strategy)
+        policy = keras.mixed_precision.global_policy()
+        precision = _precision_policy(resolved)
+        resolved.runtime = _runtime(strategy, precision)
         keras.mixed_precision.set_global_policy(precision)
         _fit(task_object, resolved, prepared, work, strategy, resume=continuing, quiet=quiet,
              extra_callbacks=callbacks, interrupts=interrupts)
@@ -246,11 +248,22 @@ def _train(task_object, resolved: Config, out: Path, overwrite: bool, resume: bo
             raise TrainingInterrupted(f"Training interrupted; {out} was left as it was.") from None
         raise
     finally:
-        keras.mixed_precision.set_global_policy(policy)
+        if policy is not None:
+            import keras
+
+            keras.mixed_precision.set_global_policy(policy)
+    shutil.rmtree(work / runs.CACHE_DIR, ignore_errors=True)  # kept only for --resume
     if work != out:
         replace_dir(work, out)
         locks[-1].moved_to(out)
     return runs.Run(out)
+
+
+def _prepare(task_object, config: Config, preprocessor_dir: Path | None, cache_dir: Path):
+    """`task_object.prepare`, with a cache folder in the run when the task takes one."""
+    if "cache_dir" in inspect.signature(task_object.prepare).parameters:
+        return task_object.prepare(config, preprocessor_dir, cache_dir=cache_dir)
+    return task_object.prepare(config, preprocessor_dir)
 
 
 def _fit(task_object, config: Config, prepared, work: Path, strategy, resume: bool, quiet: bool,
