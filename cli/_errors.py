@@ -60,12 +60,17 @@ def _one_line(message: str) -> str:
 
 class _WarningHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
-        stderr.print(f"[yellow]Warning:[/] {escape(record.getMessage())}")
+        if record.levelno >= logging.WARNING:
+            stderr.print(f"[yellow]Warning:[/] {escape(record.getMessage())}")
+        else:
+            stderr.print(escape(record.getMessage()))
 
 
 def install_warning_handler() -> None:
-    """Show the library's warnings (logger `rnnkit`) as yellow lines on stderr."""
+    """Show the library's warnings (logger `rnnkit`) as yellow lines on stderr, and its few notes
+    (which multi-worker process this is) as plain ones."""
     logger = logging.getLogger("rnnkit")
     if not any(isinstance(handler, _WarningHandler) for handler in logger.handlers):
-        logger.addHandler(_WarningHandler(level=logging.WARNING))
+        logger.addHandler(_WarningHandler(level=logging.INFO))
+        logger.setLevel(logging.INFO)
         logger.propagate = False

@@ -32,6 +32,12 @@ def _train(data, task, config, out, resume, data_changed, overwrite, quiet, json
     run = rnnkit.train(data, task=plain(task), out=out, config=config, overwrite=overwrite, resume=resume,
                        data_changed=data_changed, quiet=quiet or json_output,
                        **{name: plain(value) for name, value in options.items()})
+    if run is None:  # a multi-worker process other than the chief, which writes the run
+        if json_output:
+            typer.echo(json.dumps({"run": None, "metrics": None}))
+        else:
+            stdout.print("Training finished; the chief wrote the run folder and its metrics.")
+        return
     if json_output:
         typer.echo(json.dumps({"run": str(run.path), "metrics": run.metrics}))
         return

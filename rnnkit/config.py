@@ -52,7 +52,11 @@ SHARED_OPTIONS: tuple[Option, ...] = (
            help="Stop after this many seconds, fitting the learning-rate schedule to it."),
     Option("mixed_precision", "training", default=False, type=bool, help="Keras mixed_float16 policy (GPU only)."),
     Option("strategy", "training", resumable=True, default="auto", choices=STRATEGIES,
-           help="tf.distribute strategy; auto mirrors over 2+ GPUs."),
+           help="tf.distribute strategy. auto: mirrored on 2+ GPUs, else one device; mirrored: every GPU of this "
+                "machine (--batch-size stays the global batch); multi-worker: several machines, the same command "
+                "on each with TF_CONFIG set, e.g. TF_CONFIG='{\"cluster\": {\"worker\": [\"host1:12345\", "
+                "\"host2:12345\"]}, \"task\": {\"type\": \"worker\", \"index\": 0}}' on host1 and "
+                "index 1 on host2; worker 0 writes --out."),
     Option("tensorboard", "training", resumable=True, default=False, type=bool, help="Write TensorBoard logs to RUN/logs."),
 )
 

@@ -17,7 +17,8 @@ import threading
 # TensorFlow's native (absl) log lines: "E0000 00:00:1795489752.877744    7849 util.cc:131] oneDNN supports ...",
 # and absl's notice that precedes them. Fatal ("F...") lines are not matched: they say why a process died.
 NATIVE_LOG_LINE = re.compile(rb"^(?:[IWE]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ [^ \]]+:\d+\] |WARNING: All log "
-                             rb"messages before absl::InitializeLog\(\) is called are written to STDERR)")
+                             rb"messages before absl::InitializeLog\(\) is called are written to STDERR|To enable the "
+                             rb"following instructions: .* in other operations, rebuild TensorFlow)")
 _filtering = False
 
 

@@ -112,6 +112,10 @@ def train(data: str | Path | None = None, task: str | None = None, out: str | Pa
             `text_col`, `label_col`, `class_weight`, ...; forecast: `target`, `horizon`,
             `window`, ...). Another task's option is a `ConfigError`.
 
+    Returns:
+        The `Run`; `None` in a multi-worker process other than the chief (`strategy="multi-worker"`):
+        only the chief writes `out`, the others train in a temporary folder they delete.
+
     Raises:
         RunError: `out` is written by another process (its pid named), holds something else,
             or cannot be resumed as asked.
@@ -139,22 +143,28 @@ def train(data: str | Path | None = None, task: str | None = None, out: str | Pa
         try:
             if resume:
                 out = runs.check_resumable(out)
-                locks.append(FolderLock(out).acquire())
+                worker = _worker(options.get("strategy") or runs.read_run_config(out)[1].training.strategy)
+                if worker is None or worker.chief:
+                    locks.append(FolderLock(out).acquire())
                 task_object, resolved = _resume_config(out, data, task, data_changed, options)
             else:
                 task_object, resolved = resolve_config(data, task=task, config=config, **options)
-                if out is None:
-                    out = created = runs.create_default_run_dir(resolved.task)
-                else:
-                    out = runs.prepare_run_dir(out, overwrite=overwrite, data=resolved.data.path)
-                    created = None if out.exists() else out
-                    _make_dir(out)
-                locks.append(FolderLock(out).acquire())
-                # Again, now that no one else can write it: another writer may have filled it meanwhile.
-                runs.prepare_run_dir(out, overwrite=overwrite, data=resolved.data.path, locked=True)
+                worker = _worker(resolved.training.strategy)
+                if worker is None or worker.chief:  # the others write a temporary folder of their own
+                    if out is None:
+                        out = created = runs.create_default_run_dir(resolved.task)
+                    else:
+                        out = runs.prepare_run_dir(out, overwrite=overwrite, data=resolved.data.path)
+                        created = None if out.exists() else out
+                        _make_dir(out)
+                    locks.append(FolderLock(out).acquire())
+                    # Again, now that no one else can write it: another writer may have filled it meanwhile.
+                    runs.prepare_run_dir(out, overwrite=overwrite, data=resolved.data.path, locked=True)
                 resolved.data.fingerprint = data_fingerprint(resolved.data.path)
-            runs.clean_leftovers(out.resolve().parent)
-            return _train(task_object, resolved, out, overwrite, resume, quiet, callbacks or [], interrupts, locks)
+            if worker is None or worker.chief:
+                runs.clean_leftovers(out.resolve().parent)
+            return _train(task_object, resolved, out, overwrite, resume, quiet, callbacks or [], interrupts, locks,
+                          worker)
         finally:
             for lock in reversed(locks):
                 lock.release()
@@ -194,8 +204,19 @@ def _make_dir(path: Path) -> None:
         raise RunError(f"Cannot create the run folder {path}: {error.strerror}. Choose another --out.") from None
 
 
+def _worker(strategy: str | None):
+    """This process's place in a multi-worker cluster (from TF_CONFIG), or `None` for one process."""
+    if strategy != "multi-worker":
+        return None
+    from rnnkit.multiworker import worker_from_environment
+
+    worker = worker_from_environment()
+    log.info(f"Multi-worker training: this is {worker.describe()}.")
+    return worker
+
+
 def _train(task_object, resolved: Config, out: Path, overwrite: bool, resume: bool, quiet: bool, callbacks: list,
-           interrupts: "_Interrupts", locks: list[FolderLock]):
+           interrupts: "_Interrupts", locks: list[FolderLock], worker=None):
     from rnnkit import checkpoints
 
     # A run stopped before its first checkpoint has nothing to continue: it starts again from
@@ -210,8 +231,18 @@ def _train(task_object, resolved: Config, out: Path, overwrite: bool, resume: bo
     repeatable = resolved.training.seed is not None
     if not repeatable:
         resolved.training.seed = random.randrange(2**31)
+    strategy = None
+    if worker is not None:
+        # Created before any other TensorFlow work, as tf.distribute asks; the workers must split
+        # and shuffle the data alike, so they all take the chief's seed.
+        from rnnkit.multiworker import broadcast_from_chief
+
+        strategy = make_strategy("multi-worker")
+        resolved.training.seed = broadcast_from_chief(strategy, resolved.training.seed)
     work = out
-    if overwrite and runs.contents(out):
+    if worker is not None and not worker.chief:
+        work = Path(tempfile.mkdtemp(prefix="rnnkit-worker-"))
+    elif overwrite and runs.contents(out):
         # Train beside the old run and swap at the end, so a failure loses nothing.
         target = out.resolve()
         work = Path(tempfile.mkdtemp(prefix=f".{target.name}.new-", dir=target.parent))
@@ -233,13 +264,13 @@ def _train(task_object, resolved: Config, out: Path, overwrite: bool, resume: bo
         fast, reason = uses_cudnn_kernel(resolved.model)
         if not fast and tf.config.list_logical_devices("GPU"):
             log.warning(f"{reason}.")
-        strategy = make_strategy(resolved.training.strategy)
+        strategy = strategy or make_strategy(resolved.training.strategy)
         policy = keras.mixed_precision.global_policy()
         precision = _precision_policy(resolved)
         resolved.runtime = _runtime(strategy, precision)
         keras.mixed_precision.set_global_policy(precision)
         _fit(task_object, resolved, prepared, work, strategy, resume=continuing, quiet=quiet,
-             extra_callbacks=callbacks, interrupts=interrupts)
+             extra_callbacks=callbacks, interrupts=interrupts, resume_from=out, worker=worker)
     except BaseException as error:
         if work == out:
             raise
@@ -252,6 +283,9 @@ def _train(task_object, resolved: Config, out: Path, overwrite: bool, resume: bo
             import keras
 
             keras.mixed_precision.set_global_policy(policy)
+    if worker is not None and not worker.chief:
+        shutil.rmtree(work, ignore_errors=True)
+        return None
     shutil.rmtree(work / runs.CACHE_DIR, ignore_errors=True)  # kept only for --resume
     if work != out:
         replace_dir(work, out)
@@ -267,7 +301,9 @@ def _prepare(task_object, config: Config, preprocessor_dir: Path | None, cache_d
 
 
 def _fit(task_object, config: Config, prepared, work: Path, strategy, resume: bool, quiet: bool,
-         extra_callbacks: list, interrupts: "_Interrupts") -> None:
+         extra_callbacks: list, interrupts: "_Interrupts", resume_from: Path | None = None, worker=None) -> None:
+    """Fit, write the run into `work`, score the best model. `resume_from` holds the checkpoint to
+    resume (the run folder: `work` unless this is a multi-worker process other than the chief)."""
     import keras
 
     from rnnkit import checkpoints
@@ -275,7 +311,10 @@ def _fit(task_object, config: Config, prepared, work: Path, strategy, resume: bo
                                   WarmupCosineSchedule)
 
     monitor = task_object.monitor
-    history = _read_history(work / runs.HISTORY_FILE) if resume else []  # read before anything in the run is rewritten
+    resume_from = resume_from or work
+    chief = worker is None or worker.chief
+    # read before anything in the run is rewritten
+    history = _read_history(resume_from / runs.HISTORY_FILE) if resume else []
     train_data, validation_data, steps_per_epoch = task_object.datasets(config, prepared)
     loaded = time.monotonic()  # a time budget starts here
     with strategy.scope():
@@ -288,7 +327,13 @@ def _fit(task_object, config: Config, prepared, work: Path, strategy, resume: bo
         # Otherwise Adam creates its slots inside the first training step, and TensorFlow traces
         # that step twice (once to create them): seconds of every run, more for large models.
         model.optimizer.build(model.trainable_variables)
-    start = _restore(model, work) if resume else checkpoints.Position()
+    start = _restore(model, resume_from) if resume else checkpoints.Position()
+    if worker is None:
+        fitter = _KerasFit(model, interrupts.take)
+    else:
+        from rnnkit.multiworker import MultiWorkerFit
+
+        fitter = MultiWorkerFit(model, strategy, interrupts.take, start=loaded)
 
     # The checkpoint fits the model: from here on the run folder may be rewritten.
     write_text_atomic(work / runs.CONFIG_FILE, config.to_json())
@@ -298,11 +343,12 @@ def _fit(task_object, config: Config, prepared, work: Path, strategy, resume: bo
         _keep_history(work / runs.HISTORY_FILE, start.epoch)  # a kill after an epoch's row but before its checkpoint
     budget = None
     if config.training.time_budget:
-        budget = TimeBudget(config.training.time_budget, start=loaded)
-        validation_data, final_seconds, final_reserved = _fit_validation_to(budget, model, validation_data)
+        budget = TimeBudget(config.training.time_budget, start=loaded, clock=fitter.clock)
+        validation_data, final_seconds, final_reserved = _fit_validation_to(budget, fitter, validation_data)
 
     scores = [row[monitor] for row in earlier if monitor in row]
-    checkpoint = checkpoints.TrainingCheckpoint(work / runs.CHECKPOINT_DIR, steps_per_epoch, interrupts.take, start)
+    checkpoint = checkpoints.TrainingCheckpoint(work / runs.CHECKPOINT_DIR, steps_per_epoch, fitter.stop_requested,
+                                                start)
     callbacks = [
         WarmupCosineSchedule(config.training.learning_rate, config.training.epochs * steps_per_epoch, budget),
         DerivedMetrics(lambda logs: task_object.epoch_metrics(config, logs)),
@@ -314,7 +360,7 @@ def _fit(task_object, config: Config, prepared, work: Path, strategy, resume: bo
     if config.training.tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(work / runs.LOGS_DIR)))
         _log_hyperparameters(work / runs.LOGS_DIR, config, trial=Path(work).name)
-    progress = None if quiet else RichProgress(config.training.epochs, steps_per_epoch, start)
+    progress = None if quiet or not chief else RichProgress(config.training.epochs, steps_per_epoch, start)
     callbacks.extend([progress] if progress else [])
     callbacks.extend(extra_callbacks)
     callbacks.append(checkpoint)
@@ -324,17 +370,15 @@ def _fit(task_object, config: Config, prepared, work: Path, strategy, resume: bo
             if start.batch and first < epochs:
                 # The rest of the epoch it stopped in: a fit of its own, as every epoch of one fit has one length.
                 # Its running metrics go on from the checkpoint's, into variables Keras builds in a first step.
-                model.evaluate(validation_data.take(1), verbose=0)
-                model.fit(_stream(train_data, first * steps_per_epoch + start.batch), validation_data=validation_data,
-                          steps_per_epoch=steps_per_epoch - start.batch, epochs=first + 1, initial_epoch=first,
-                          callbacks=callbacks, verbose=0, shuffle=False)
+                fitter.evaluate(validation_data.take(1))
+                fitter.fit(_stream(train_data, first * steps_per_epoch + start.batch), validation_data,
+                           steps_per_epoch - start.batch, epochs=first + 1, initial_epoch=first, callbacks=callbacks)
                 first += 1
                 # A fresh pipeline: the one just used has drawn its next shuffles already.
                 train_data, _, _ = task_object.datasets(config, prepared)
             if first < epochs and not model.stop_training:
-                model.fit(_stream(train_data, first * steps_per_epoch), validation_data=validation_data,
-                          steps_per_epoch=steps_per_epoch, epochs=epochs, initial_epoch=first, callbacks=callbacks,
-                          verbose=0, shuffle=False)
+                fitter.fit(_stream(train_data, first * steps_per_epoch), validation_data, steps_per_epoch,
+                           epochs=epochs, initial_epoch=first, callbacks=callbacks)
             if interrupts.take():  # a signal during the last epoch's end
                 raise KeyboardInterrupt
     except KeyboardInterrupt:
@@ -347,6 +391,8 @@ def _fit(task_object, config: Config, prepared, work: Path, strategy, resume: bo
     finally:
         if progress is not None:
             progress.close()
+    if not chief:
+        return  # the chief scores the model and writes the run
     if not (work / runs.MODEL_FILE).exists():
         raise RnnkitError("Training produced no finite validation loss, so no model was saved. Try a lower --learning-rate.")
 
@@ -366,7 +412,7 @@ def _fit(task_object, config: Config, prepared, work: Path, strategy, resume: bo
     task_object.plots(work / runs.PLOTS_DIR, _read_history(work / runs.HISTORY_FILE), metrics, inference, prepared)
 
 
-def _fit_validation_to(budget, model, validation_data):
+def _fit_validation_to(budget, fitter, validation_data):
     """With a time budget: the validation batches each epoch evaluates, the seconds the final evaluation
     of all the held-out data takes, and the seconds the budget keeps for it.
 
@@ -377,18 +423,39 @@ def _fit_validation_to(budget, model, validation_data):
     """
     batches = int(validation_data.cardinality())
     started = time.monotonic()
-    model.evaluate(validation_data.take(1), verbose=0)
+    fitter.evaluate(validation_data.take(1))
     traced = time.monotonic()
-    model.evaluate(validation_data.take(1), verbose=0)
-    per_batch = max(time.monotonic() - traced, 1e-4)
+    fitter.evaluate(validation_data.take(1))
+    # Several workers must evaluate the same batches: they take the mean of their timings.
+    per_batch, tracing = fitter.agree([max(time.monotonic() - traced, 1e-4), traced - started])
     if batches < 0:  # unknown: no sizing
         return validation_data, 0.0, 0.0
     kept = max(1, min(batches, int(0.1 * budget.seconds / per_batch)))
     # The final evaluation loads the best model and traces again: as long as the first batch here.
-    final_seconds = batches * per_batch + (traced - started)
+    final_seconds = batches * per_batch + tracing
     final_reserved = min(final_seconds, 0.25 * budget.seconds)
     budget.reserve = kept * per_batch + final_reserved
     return (validation_data.take(kept) if kept < batches else validation_data), final_seconds, final_reserved
+
+
+class _KerasFit:
+    """`model.fit` and `model.evaluate` in one process, behind the interface `multiworker.MultiWorkerFit` shares."""
+
+    def __init__(self, model, interrupted):
+        self.model = model
+        self.stop_requested = interrupted
+        self.clock = time.monotonic
+
+    def agree(self, values: list[float]) -> list[float]:
+        return values  # one process agrees with itself
+
+    def evaluate(self, dataset) -> dict[str, float]:
+        return self.model.evaluate(dataset, verbose=0, return_dict=True)
+
+    def fit(self, stream, validation_data, steps_per_epoch: int, epochs: int, initial_epoch: int,
+            callbacks: list) -> None:
+        self.model.fit(stream, validation_data=validation_data, steps_per_epoch=steps_per_epoch, epochs=epochs,
+                       initial_epoch=initial_epoch, callbacks=callbacks, verbose=0, shuffle=False)
 
 
 def _stream(train_data, position: int):
@@ -441,14 +508,14 @@ def _log_hyperparameters(directory: Path, config: Config, trial: str) -> None:
 def make_strategy(name: str):
     """The `tf.distribute` strategy for `--strategy` (auto: mirrored on 2+ GPUs)."""
     tf = import_tensorflow()
+    if name == "multi-worker":  # first: it configures collective ops, which must come before devices are listed
+        return tf.distribute.MultiWorkerMirroredStrategy()
     gpus = tf.config.list_logical_devices("GPU")
     if name == "auto":
         return tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
     if name == "one":
         return tf.distribute.OneDeviceStrategy("/gpu:0" if gpus else "/cpu:0")
-    if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
-    return tf.distribute.MultiWorkerMirroredStrategy()
+    return tf.distribute.MirroredStrategy()
 
 
 def _runtime(strategy, precision: str) -> dict[str, Any]:
@@ -459,7 +526,10 @@ def _runtime(strategy, precision: str) -> dict[str, Any]:
         tf = import_tensorflow()
         devices = [device.name for device in (tf.config.list_logical_devices("GPU") or
                                               tf.config.list_logical_devices("CPU"))[:1]]
-    return {"precision_policy": precision, "strategy": type(strategy).__name__.lstrip("_"),
+    name = type(strategy).__name__.lstrip("_")
+    # tf.distribute.MultiWorkerMirroredStrategy's class is CollectiveAllReduceStrategy: record the name users know.
+    name = {"CollectiveAllReduceStrategy": "MultiWorkerMirroredStrategy"}.get(name, name)
+    return {"precision_policy": precision, "strategy": name,
             "replicas": strategy.num_replicas_in_sync, "devices": devices}
 
 
