@@ -4,21 +4,28 @@ Columns are found by name (`text`, `review`, ...; `label`, `sentiment`, ...) or 
 content, and `--text-col`/`--label-col` name them outright. Labels are kept as the
 strings the file holds ("pos", "spam", "1"), so they can be shown everywhere. Texts that
 are empty or only whitespace are dropped and counted. No TensorFlow here.
+
+A table's first rows choose the columns (by name, else by content); the file is then streamed
+and only the texts and labels are kept, never a table of every column or the file's text.
 """
 
 from __future__ import annotations
 
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rnnkit.datasets.tables import (JSONL_SUFFIXES, TABLE_SUFFIXES, Table, cell, decode_bytes, decode_file,
-                                    inner_suffix, is_number, read_table)
+from rnnkit.datasets.tables import (JSONL_SUFFIXES, TABLE_SUFFIXES, Table, TableReader, cell, decode_bytes,
+                                    decode_file, inner_suffix, is_number, read_table)
 from rnnkit.errors import DataError
 
 TEXT_NAMES = ("text", "review", "sentence", "content", "body", "comment", "message", "document", "tweet")
 LABEL_NAMES = ("label", "labels", "sentiment", "class", "category", "target", "polarity", "y")
 SKIPPED_FOLDERS = ("unsup",)  # aclImdb's unlabelled reviews
 MAX_CLASSES = 1000
+# The text and label columns are chosen from the first rows; then only those two columns are
+# read from the whole file, as it streams by.
+DECISION_ROWS = 10_000
 
 
 @dataclass
@@ -113,11 +120,18 @@ def open_labelled(path: str | Path, text_col: str | None = None, label_col: str 
     if path.is_dir():
         data = _read_class_folders(path, encoding)
     elif is_labelled_file(path):
-        table = read_table(path, encoding)
+        head = _head(path, encoding, [text_col, label_col, *(preferred or ())], "train on")
         if preferred is not None:
-            text_col = text_col or (preferred[0] if preferred[0] in table.columns else None)
-            label_col = label_col or (preferred[1] if preferred[1] in table.columns else None)
-        data = _from_table(path, table, text_col, label_col)
+            text_col = text_col or (preferred[0] if preferred[0] in head.columns else None)
+            label_col = label_col or (preferred[1] if preferred[1] in head.columns else None)
+        try:
+            chosen = _choose_columns(path, head, text_col, label_col)
+        except DataError:
+            if head.complete:
+                raise
+            head = read_table(path, encoding)  # no column in the first rows: perhaps in all of them
+            chosen = _choose_columns(path, head, text_col, label_col)
+        data = _from_table(path, head, *chosen, encoding)
     else:
         raise DataError(f"{path.name}: unknown file type. Text classification reads .csv, .tsv, .jsonl "
                         "(optionally .gz) or a folder of class folders (pos/, neg/).")
@@ -145,11 +159,36 @@ def read_texts(path: str | Path, text_col: str | None = None, preferred: str | N
         raise DataError(f"No such file: {path}. Pass a text file with one text per line, or a CSV/TSV/JSONL.")
     if not is_labelled_file(path):
         return _lines(decode_file(path, encoding))
-    table = read_table(path, encoding, purpose="classify")
-    if text_col is None and preferred in table.columns:
+    head = _head(path, encoding, [text_col, preferred], "classify")
+    if text_col is None and preferred in head.columns:
         text_col = preferred
-    column = _choose_column(path, table, text_col, "text", exclude=None)
-    return [cell(row.get(column)) for row in table.rows]
+    try:
+        column = _choose_column(path, head, text_col, "text", exclude=None)
+    except DataError:
+        if head.complete:
+            raise
+        head = read_table(path, encoding, purpose="classify")
+        column = _choose_column(path, head, text_col, "text", exclude=None)
+    return [cell(value) for (texts,) in _column_batches(path, head, [column], encoding, "classify") for value in texts]
+
+
+def _head(path: Path, encoding: str | None, named: list[str | None], purpose: str) -> Table:
+    """The first rows, to choose the columns by; the whole file when a JSONL names a column
+    only after them."""
+    head = read_table(path, encoding, purpose=purpose, head=DECISION_ROWS)
+    if not head.complete and any(name is not None and name not in head.columns for name in named):
+        head = read_table(path, encoding, purpose=purpose)
+    return head
+
+
+def _column_batches(path: Path, head: Table, columns: list[str], encoding: str | None, purpose: str):
+    """The cells of `columns`, batch by batch: from `head` when it holds every row, else
+    streamed from the file."""
+    if head.complete:
+        yield [[row.get(column) for row in head.rows] for column in columns]
+        return
+    with closing(TableReader(path, encoding, purpose)) as reader:
+        yield from reader.column_batches(columns)
 
 
 def _lines(text: str) -> list[str]:
@@ -192,25 +231,34 @@ def stratified_split(labels: list[str], fraction: float, seed: int) -> tuple[lis
     return sorted(train), sorted(validation)
 
 
-def _from_table(path: Path, table: Table, text_col: str | None, label_col: str | None) -> LabelledTexts:
+def _choose_columns(path: Path, head: Table, text_col: str | None, label_col: str | None) -> tuple[str, str, list[str]]:
+    """The text and label columns, chosen on the first rows, and the note that says how."""
     given_text, given_label = text_col is not None, label_col is not None
-    text_col = _choose_column(path, table, text_col, "text", exclude=label_col)
-    label_col = _choose_column(path, table, label_col, "label", exclude=text_col)
+    text_col = _choose_column(path, head, text_col, "text", exclude=label_col)
+    label_col = _choose_column(path, head, label_col, "label", exclude=text_col)
     if text_col == label_col:
         raise DataError(f"--text-col and --label-col both name '{text_col}' in {path.name}. Name two different columns.")
-    texts, labels, dropped = [], [], 0
-    for row in table.rows:
-        text, label = cell(row.get(text_col)), cell(row.get(label_col))
-        if not text.strip() or not label:
-            dropped += 1
-            continue
-        texts.append(text)
-        labels.append(label)
     guessed = [f"{role} column '{name}'" for role, name, given, names in
                (("text", text_col, given_text, TEXT_NAMES), ("label", label_col, given_label, LABEL_NAMES))
                if not given and name.lower() not in names]
     notes = [f"Using the {' and '.join(guessed)} of {path.name} (found by content); pass --text-col/--label-col "
              "to choose others."] if guessed else []
+    return text_col, label_col, notes
+
+
+def _from_table(path: Path, head: Table, text_col: str, label_col: str, notes: list[str],
+                encoding: str | None) -> LabelledTexts:
+    """The texts and labels of a table whose first rows are `head` (all of them, or the rest
+    streamed from `path`)."""
+    texts, labels, dropped = [], [], 0
+    for text_cells, label_cells in _column_batches(path, head, [text_col, label_col], encoding, "train on"):
+        for text, label in zip(text_cells, label_cells):
+            text, label = cell(text), cell(label)
+            if not text.strip() or not label:
+                dropped += 1
+                continue
+            texts.append(text)
+            labels.append(label)
     return LabelledTexts(path.name, texts, normalize_labels(labels), dropped, columns=(text_col, label_col), notes=notes)
 
 
