@@ -6,22 +6,39 @@ inserted, missing values are interpolated by time with a warning that counts the
 error with `--missing error`), and a value that is not a number is an error naming its line.
 The season (the number of steps in one cycle) is read from the frequency of the timestamps.
 No TensorFlow here; pandas for dates.
+
+A file is read twice, neither time whole: its first rows choose the columns, then only those
+are streamed into arrays (timestamps parsed and numbers converted batch by batch), so a
+series of millions of rows takes 8 bytes a timestamp and a value, never a table of strings.
+Where a batch holds something the fast conversion does not read, the cells are read one by
+one as ever, so the messages (the line, the value) stay the same.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
+from itertools import product
 from pathlib import Path
 
 import numpy as np
 
-from rnnkit.datasets.tables import JSONL_SUFFIXES, TABLE_SUFFIXES, Table, cell, inner_suffix, is_number, read_table
+from rnnkit.datasets.tables import (JSONL_SUFFIXES, TABLE_SUFFIXES, Table, TableReader, cell, inner_suffix, is_number,
+                                    read_table)
 from rnnkit.errors import DataError
 
 TIME_NAMES = ("date", "time", "timestamp", "datetime", "ds", "dt", "period", "month", "week", "day", "year",
               "date_time", "datetime_utc", "time_stamp")
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 MISSING = {"", "na", "n/a", "nan", "null", "none", "#n/a", "nat"}
+# The cells that are missing as they stand (no spaces around them), in every case: most missing
+# values in a large file are one of these, and are then found without a look at each cell.
+_MISSING_CELLS = [None, *("".join(letters) for word in MISSING
+                          for letters in product(*({c, c.upper()} for c in word)))]
+# The columns to read are chosen from the first rows (time column, numeric columns, targets);
+# then only those columns are read from the whole file, without keeping its text.
+DECISION_ROWS = 10_000
 # Built-in series that statsmodels ships inside its package (offline): name -> where it comes from.
 STATSMODELS_SERIES = {
     "co2": "Mauna Loa CO2 (ppmv), weekly 1958-2001 (statsmodels.datasets.co2), missing weeks included.",
@@ -85,17 +102,45 @@ class Series:
             future = [last + pd.Timedelta(seconds=self.step["seconds"] * k) for k in range(1, horizon + 1)]
         return format_times(pd.DatetimeIndex(future))
 
-    def time_labels(self) -> list[str]:
+    def time_labels(self, rows: slice = slice(None)) -> list[str]:
+        """The timestamps as `format_times` writes them (step numbers `1, 2, ...` without
+        times); `rows` picks some, as a list slice would, written as they are among all
+        (a long series' first and last without writing millions)."""
         if self.times is None:
-            return [str(k) for k in range(1, len(self) + 1)]
-        return format_times(self.times)
+            return [str(k) for k in range(1, len(self) + 1)[rows]]
+        return format_times(self.times[rows], dates=_all_dates(self.times))
 
 
-def format_times(times) -> list[str]:
-    """ISO dates, or date-times when any timestamp has a time of day."""
-    if all(t.hour == 0 and t.minute == 0 and t.second == 0 for t in times):
+def format_times(times, dates: bool | None = None) -> list[str]:
+    """ISO dates, or date-times when any timestamp has a time of day (`dates` tells, when
+    the timestamps are part of a longer run)."""
+    import pandas as pd
+
+    if dates is None:
+        dates = _all_dates(times)
+    stamps = pd.DatetimeIndex(times)
+    plain = len(stamps) and stamps.tz is None and not stamps.hasnans
+    if plain and 1000 <= stamps.min().year and stamps.max().year <= 9999:
+        # The same strings as the loops below, for a long series in a fraction of the time.
+        values = stamps.values
+        if dates:
+            return np.datetime_as_string(values, unit="D").tolist()
+        if (values.astype("datetime64[s]") == values).all():
+            return np.datetime_as_string(values, unit="s").tolist()
+    if dates:
         return [t.strftime("%Y-%m-%d") for t in times]
     return [t.isoformat() for t in times]
+
+
+def _all_dates(times) -> bool:
+    """Whether no timestamp has a time of day (in whole seconds)."""
+    import pandas as pd
+
+    stamps = pd.DatetimeIndex(times)
+    if stamps.tz is None and not stamps.hasnans:
+        seconds = stamps.values.astype("datetime64[s]")
+        return bool((seconds == seconds.astype("datetime64[D]")).all())
+    return all(t.hour == 0 and t.minute == 0 and t.second == 0 for t in times)
 
 
 @dataclass
@@ -171,57 +216,98 @@ def open_series(path: str | Path, target: list[str] | None = None, time_col: str
     """Read a series from a file or a built-in name (`co2`, `sunspots`, `nile`)."""
     if str(path) in STATSMODELS_SERIES:
         table, name = _statsmodels_table(str(path)), str(path)
-    else:
-        path = Path(path).expanduser()
-        if not path.exists():
-            raise DataError(f"No such file: {path}. Pass a CSV/TSV/JSONL with a time column and numeric columns.")
-        if path.is_dir():
-            raise DataError(f"{path} is a folder. Forecasting reads one CSV/TSV/JSONL file with a time column.")
-        suffix = inner_suffix(path)
-        if suffix not in TABLE_SUFFIXES and suffix not in JSONL_SUFFIXES:
-            raise DataError(f"{path.name} is not a .csv, .tsv or .jsonl file. Forecasting reads a table with a time "
-                            "column and numeric columns.")
-        table, name = read_table(path, encoding, purpose=purpose), path.name
-    if not table.rows:
-        raise DataError(f"{name} has a header but no rows: there is nothing to {purpose}.")
-    return series_from_table(name, table, target, time_col, features, missing, season)
+        if not table.rows:
+            raise DataError(f"{name} has a header but no rows: there is nothing to {purpose}.")
+        return series_from_table(name, table, target, time_col, features, missing, season)
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise DataError(f"No such file: {path}. Pass a CSV/TSV/JSONL with a time column and numeric columns.")
+    if path.is_dir():
+        raise DataError(f"{path} is a folder. Forecasting reads one CSV/TSV/JSONL file with a time column.")
+    suffix = inner_suffix(path)
+    if suffix not in TABLE_SUFFIXES and suffix not in JSONL_SUFFIXES:
+        raise DataError(f"{path.name} is not a .csv, .tsv or .jsonl file. Forecasting reads a table with a time "
+                        "column and numeric columns.")
+    head = read_table(path, encoding, purpose=purpose, head=DECISION_ROWS)
+    named = [*(target or []), *(features or []), *([time_col] if time_col else [])]
+    if not head.complete and any(column not in head.columns for column in named):
+        head = read_table(path, encoding, purpose=purpose)  # JSONL keys first met after the first rows
+    if not head.rows:
+        raise DataError(f"{path.name} has a header but no rows: there is nothing to {purpose}.")
+    source = _table_source(head) if head.complete else _file_source(path, encoding, purpose)
+    try:
+        return _series(path.name, head, source, target, time_col, features, missing, season)
+    except _HeadTooShort:
+        head = read_table(path, encoding, purpose=purpose)
+        return _series(path.name, head, _table_source(head), target, time_col, features, missing, season)
+
+
+class _HeadTooShort(Exception):
+    """The first rows cannot choose the columns: the whole file is read to choose them."""
 
 
 def series_from_table(name: str, table: Table, target: list[str] | None, time_col: str | None,
                       features: list[str] | None, missing: str = "interpolate", season: int | None = None) -> Series:
+    """A series from a table held in memory (a DataFrame's, a built-in series')."""
+    return _series(name, table, _table_source(table), target, time_col, features, missing, season)
+
+
+# Where the columns' cells come from: `source(columns)` yields batches of rows, each one list
+# of cells per column asked for; it can be read again (the slow paths re-read one column).
+ColumnSource = Callable[[list[str]], Iterator[list[list]]]
+
+
+def _table_source(table: Table) -> ColumnSource:
+    return lambda columns: iter([[[row.get(column) for row in table.rows] for column in columns]])
+
+
+def _file_source(path: Path, encoding: str | None, purpose: str) -> ColumnSource:
+    def read(columns: list[str]) -> Iterator[list[list]]:
+        with closing(TableReader(path, encoding, purpose)) as reader:
+            yield from reader.column_batches(columns)
+
+    return read
+
+
+def _series(name: str, head: Table, source: ColumnSource, target: list[str] | None, time_col: str | None,
+            features: list[str] | None, missing: str, season: int | None) -> Series:
+    """The series: its columns chosen on `head` (the first rows, or all of them), its values
+    read from `source`."""
     import pandas as pd
 
-    time_column = _find_time_column(table, time_col, strict=True, name=name)
+    time_column = _find_time_column(head, time_col, strict=True, name=name, source=source)
     notes: list[str] = []
-    unread = [c for c in table.columns if time_column is None and c.strip().lower() in TIME_NAMES]
+    unread = [c for c in head.columns if time_column is None and c.strip().lower() in TIME_NAMES]
     if unread:
         notes.append(f"{name}: '{unread[0]}' holds numbers that are not dates (years or YYYYMMDD); the rows are used "
                      "as equally spaced steps in file order. Convert them to dates to have them read.")
-    numeric = _numeric_columns(table, exclude={time_column, *unread})
+    numeric = _numeric_columns(head, exclude={time_column, *unread})
     if not numeric and not target:
-        others = [c for c in table.columns if c != time_column]
-        empty = [c for c in others if all(cell(row.get(c)).lower() in MISSING for row in table.rows)]
+        others = [c for c in head.columns if c != time_column]
+        empty = [c for c in others if all(cell(row.get(c)).lower() in MISSING for row in head.rows)]
+        if empty and not head.complete:
+            raise _HeadTooShort  # a column empty in the first rows may hold numbers after them
         raise DataError(f"{name} has no numeric column to forecast (columns: {', '.join(others) or 'none'}"
                         f"{'; empty: ' + ', '.join(empty) if empty else ''}). Add a column of numbers, or check "
                         "the delimiter.")
-    targets = _choose_targets(name, table, target, numeric, time_column)
+    targets = _choose_targets(name, head, target, numeric, time_column)
     features = list(features or [])
     for column in features:
-        _require_column(name, table, column, "--features")
+        _require_column(name, head, column, "--features")
         if column == time_column or column in targets:
             raise DataError(f"--features {column} is also the {'time column' if column == time_column else 'target'}. "
                             "Pass each column once.")
     columns = targets + [c for c in dict.fromkeys(features)]
-    values = np.array([[_number(name, row.get(column), column, index + table.first_line) for column in columns]
-                       for index, row in enumerate(table.rows)], dtype=np.float64).reshape(len(table.rows), len(columns))
-    times = None
+    values, times = _read_columns(name, source, time_column, columns, head.first_line)
     if time_column is not None:
-        times = _parse_times(name, table, time_column)
-        order = np.argsort(times.values, kind="stable")
-        if np.any(order != np.arange(len(order))):
+        if times is None:  # the batches did not read as one format: the whole column, as it always was read
+            times = _parse_times(name, _column_cells(source, time_column), time_column, head.first_line)
+        stamps, order = times.values, None
+        if len(stamps) > 1 and not (stamps[1:] >= stamps[:-1]).all():
+            order = np.argsort(stamps, kind="stable")
             notes.append(f"{name}: rows were not in time order; sorted them by '{time_column}'.")
             times, values = times[order], values[order]
-        _reject_duplicates(name, times, order, time_column, table.first_line)
+        _reject_duplicates(name, times, order, time_column, head.first_line)
     for index, column in enumerate(columns):
         if np.all(np.isnan(values[:, index])):
             role = "target" if index < len(targets) else "feature"
@@ -265,10 +351,174 @@ def series_from_table(name: str, table: Table, target: list[str] | None, time_co
     return series
 
 
+# -- reading the columns ---------------------------------------------------------------------
+
+
+def _read_columns(name: str, source: ColumnSource, time_column: str | None, columns: list[str], first_line: int):
+    """`float64[rows, len(columns)]` and the timestamps (`None` when they must be read whole),
+    batch by batch. A cell that is not a number is an error at the first such line (then the
+    first such column), as when every row was read first."""
+    wanted = ([time_column] if time_column is not None else []) + columns
+    parts: list[list[np.ndarray]] = [[] for _ in columns]
+    times = _BatchedTimes() if time_column is not None else None
+    line = first_line
+    for batch in source(wanted):
+        if times is not None:
+            times.add(batch[0])
+            batch = batch[1:]
+        converted = [_numbers(name, cells, column, line) for cells, column in zip(batch, columns)]
+        bad = [(index, k) for k, (_, index) in enumerate(converted) if index is not None]
+        if bad:
+            index, k = min(bad)
+            _number(name, batch[k][index], columns[k], line + index)  # raises, naming the line and value
+        for part, (numbers, _) in zip(parts, converted):
+            part.append(numbers)
+        line += len(batch[0])
+    values = np.empty((sum(map(len, parts[0])), len(columns)))
+    for index, part in enumerate(parts):
+        if part:
+            np.concatenate(part, out=values[:, index])
+        part.clear()  # one column's batches at a time beside the result, not all of them
+    return values, (times.result() if times is not None else None)
+
+
+def _numbers(name: str, cells: list, column: str, line: int) -> tuple[np.ndarray, int | None]:
+    """The cells as float64 (missing ones NaN) and the index of the first that is not a number
+    (`None` when all are): the batch at once where it can be, each cell by `_number` where not."""
+    import pandas as pd
+
+    objects = np.fromiter(cells, dtype=object, count=len(cells))
+    try:
+        numbers = objects.astype(np.float64)  # float() of each cell, as `_number` reads it
+        if _in_range(numbers):
+            return numbers, None
+    except (ValueError, TypeError, OverflowError):
+        pass
+    try:
+        missing = pd.Series(objects, dtype=object).isin(_MISSING_CELLS).to_numpy()
+        present = objects[~missing].astype(np.float64)
+        if _in_range(present):
+            numbers = np.full(len(cells), np.nan)
+            numbers[~missing] = present
+            return numbers, None
+    except (ValueError, TypeError, OverflowError):
+        pass
+    numbers = np.empty(len(cells))
+    for index, value in enumerate(cells):
+        try:
+            numbers[index] = _number(name, value, column, line + index)
+        except DataError:
+            return numbers, index
+    return numbers, None
+
+
+def _in_range(numbers: np.ndarray) -> bool:
+    # False for NaN and infinities too: those cells need `_number`'s look (missing, or an error).
+    return bool((np.abs(numbers) <= FLOAT32_MAX).all())
+
+
+class _BatchedTimes:
+    """Timestamps parsed batch by batch, exactly as `_parse_times` parses a whole column, or
+    `None` from `result()` when it cannot tell (the whole column is then read at once).
+
+    `_parse_times` reads a column with the first of four readings (month or day first, local
+    or UTC time) under which every value parses, the date format guessed from the first value.
+    The first batch picks the reading; a later batch that it cannot read sends the column to
+    `_parse_times` (an error, or a reading that only the whole column shows), and one with
+    another UTC offset turns the reading into UTC, as it would have been for the whole column.
+    """
+
+    def __init__(self):
+        self.parts: list = []
+        self.options: dict | None = None  # to_datetime's format and dayfirst, chosen on the first batch
+        self.utc = False
+        self.failed = False
+
+    def add(self, cells: list) -> None:
+        if self.failed:
+            return
+        try:
+            values = list(map(str.strip, cells))
+        except TypeError:  # JSONL values, or missing fields
+            values = [cell(value) for value in cells]
+        if self.options is None:
+            self.options, parsed = self._choose(values)
+        else:
+            parsed = self._parse(values, **self.options)
+        if parsed is None:
+            self.failed, self.parts = True, []
+            return
+        index, utc = parsed
+        self.parts.append(index)
+        self.utc = self.utc or utc
+
+    def result(self):
+        import pandas as pd
+
+        if self.failed or not self.parts:
+            return None
+        parts = self.parts
+        if self.utc or any(part.tz != parts[0].tz for part in parts):
+            parts = [part.tz_convert("UTC") if part.tz is not None else part.tz_localize("UTC") for part in parts]
+        values = np.concatenate([(part.tz_localize(None) if part.tz is not None else part).values for part in parts])
+        self.parts = parts = []
+        return pd.DatetimeIndex(values)
+
+    def _choose(self, values: list[str]):
+        """The options that read the first batch, and what they read; `(None, None)` when none do."""
+        import warnings
+
+        from pandas.tseries.api import guess_datetime_format
+
+        first = values[0] if values else ""
+        # A missing first time and numbers (years, YYYYMMDD) are read the one way that names
+        # the line or reads them all; pandas guesses no format from "now" but from the next.
+        if first.lower() in MISSING or first.lower() in ("now", "today") or is_number(first):
+            return None, None
+        for dayfirst in (False, True):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                guessed = guess_datetime_format(first, dayfirst=dayfirst)
+            # No format guessed: pandas reads each value its own way, which "mixed" asks for.
+            options = {"format": guessed or "mixed", "dayfirst": dayfirst}
+            parsed = self._parse(values, **options)
+            if parsed is not None:
+                return options, parsed
+        return None, None
+
+    @staticmethod
+    def _parse(values: list[str], format: str, dayfirst: bool):
+        """`(DatetimeIndex, whether read in UTC)`, or `None` when a value does not parse."""
+        import warnings
+
+        import pandas as pd
+
+        series = pd.Series(values, dtype=object)
+        utc = False
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                parsed = pd.to_datetime(series, errors="coerce", format=format, dayfirst=dayfirst)
+            except (ValueError, TypeError, OverflowError):
+                try:  # several UTC offsets: the whole column is read in UTC
+                    parsed = pd.to_datetime(series, errors="coerce", format=format, dayfirst=dayfirst, utc=True)
+                    utc = True
+                except (ValueError, TypeError, OverflowError):
+                    return None
+        if parsed.isna().any():
+            return None
+        return pd.DatetimeIndex(parsed), utc
+
+
+def _column_cells(source: ColumnSource, column: str) -> list[str]:
+    return [cell(value) for batch in source([column]) for value in batch[0]]
+
+
 # -- columns --------------------------------------------------------------------------------
 
 
-def _find_time_column(table: Table, named: str | None, strict: bool, name: str = "") -> str | None:
+def _find_time_column(table: Table, named: str | None, strict: bool, name: str = "",
+                      source: ColumnSource | None = None) -> str | None:
     if named is not None:
         _require_column(name, table, named, "--time-col")
         return named
@@ -284,7 +534,8 @@ def _find_time_column(table: Table, named: str | None, strict: bool, name: str =
     if by_name and strict:
         column = by_name[0]
         if not _is_numeric_column(table, column):
-            _parse_times(name, table, column)  # raises, naming the line that does not parse
+            cells = _column_cells(source or _table_source(table), column)
+            _parse_times(name, cells, column, table.first_line)  # raises, naming the line that does not parse
             return column
     return None
 
@@ -334,11 +585,11 @@ def _to_datetime(pd, values: list[str], **options):
     return None
 
 
-def _parse_times(name: str, table: Table, column: str):
+def _parse_times(name: str, raw: list[str], column: str, first_line: int):
+    """The time column's cells (`raw`, stripped) as a `DatetimeIndex`, or the error that names
+    the first line that does not read."""
     import pandas as pd
 
-    first_line = table.first_line
-    raw = [cell(row.get(column)) for row in table.rows]
     for index, value in enumerate(raw):
         if value.lower() in MISSING:
             raise DataError(f"{name} line {index + first_line}: the time column '{column}' is empty. Fill it in or "
@@ -387,7 +638,14 @@ def _first_mismatch(pd, values: list[str]) -> int:
     return int(np.flatnonzero(best)[0]) if best is not None and best.any() else 0
 
 
-def _reject_duplicates(name: str, times, order: np.ndarray, column: str, first_line: int) -> None:
+def _reject_duplicates(name: str, times, order: np.ndarray | None, column: str, first_line: int) -> None:
+    """An error naming the lines of the first time that repeats; `order` is the file's row of
+    each (sorted) time, `None` when the file was in order."""
+    stamps = times.values  # sorted: a time that repeats repeats in the next row
+    if not (stamps[1:] == stamps[:-1]).any():
+        return
+    if order is None:
+        order = np.arange(len(stamps))
     duplicated = times.duplicated()
     if duplicated.any():
         at = int(np.flatnonzero(duplicated)[0])
@@ -461,17 +719,16 @@ def _regular_step(times):
         freq = pd.infer_freq(times)
         if freq is not None:
             return {"freq": freq}, times
-    deltas = np.diff(times.values).astype("timedelta64[s]").astype(np.int64)
-    median = float(np.median(deltas))
+    median = float(np.median(_steps_in_seconds(times), overwrite_input=True))
     days = median / 86400
     candidates = []
-    if 0.9 <= days <= 1.1 and not any(t.dayofweek >= 5 for t in times):
+    if 0.9 <= days <= 1.1 and not (times.dayofweek >= 5).any():
         candidates.append({"freq": "B"})  # business days with holidays
     if 27 <= days <= 32 or 88 <= days <= 93 or 360 <= days <= 367:
         months = 1 if days <= 32 else 3 if days <= 93 else 12
-        if all(t.day == 1 for t in times):
+        if (times.day == 1).all():
             candidates.append({"freq": {1: "MS", 3: "QS", 12: "YS"}[months] + ("" if months == 1 else f"-{_month_code(times[0])}")})
-        if all(t.is_month_end for t in times):
+        if times.is_month_end.all():
             candidates.append({"freq": {1: "ME", 3: "QE", 12: "YE"}[months] + ("" if months == 1 else f"-{_month_code(times[0])}")})
         candidates.append({"months": months})
     candidates.append({"seconds": int(round(median))})
@@ -480,6 +737,15 @@ def _regular_step(times):
         if grid is not None and len(grid) <= 2 * len(times) and times.isin(grid).all():
             return step, grid
     return candidates[-1], None
+
+
+def _steps_in_seconds(times) -> np.ndarray:
+    """The steps between sorted timestamps in whole seconds (`int64`), in one array the size
+    of the series (not three)."""
+    steps = np.diff(times.asi8)
+    unit, count = np.datetime_data(times.values.dtype)
+    steps //= int(np.timedelta64(1, "s") // np.timedelta64(count, unit))  # >= 0: as astype's truncation
+    return steps
 
 
 def _month_code(timestamp) -> str:
@@ -511,7 +777,7 @@ def season_for(step: dict | None, times) -> int:
     hourly 24, half-hourly 48, ...; yearly and unknown 1."""
     if step is None or times is None or len(times) < 2:
         return 1
-    seconds = float(np.median(np.diff(times.values).astype("timedelta64[s]").astype(np.int64)))
+    seconds = float(np.median(_steps_in_seconds(times), overwrite_input=True))
     days = seconds / 86400
     if days >= 360:
         return 1
@@ -542,7 +808,7 @@ def _describe_step(step: dict) -> str:
 
 
 def _describe_gaps(times) -> str:
-    deltas = np.diff(times.values).astype("timedelta64[s]").astype(np.int64)
+    deltas = _steps_in_seconds(times)
     low, high = int(deltas.min()), int(deltas.max())
     return f"{_seconds(low)} to {_seconds(high)}"
 
@@ -560,10 +826,10 @@ def _seconds(value: int) -> str:
 def _trim_missing_ends(values: np.ndarray, times):
     """Drop the leading and trailing rows with a missing value: interpolation would only copy
     the nearest value into them (and a forecast must start after the last real row)."""
-    complete = np.flatnonzero(~np.isnan(values).any(axis=1))
-    if not len(complete):
+    complete = ~np.isnan(values).any(axis=1)
+    if not complete.any():
         return values, times, 0
-    first, last = int(complete[0]), int(complete[-1]) + 1
+    first, last = int(complete.argmax()), len(complete) - int(complete[::-1].argmax())
     trimmed = len(values) - (last - first)
     if not trimmed:
         return values, times, 0
@@ -612,7 +878,7 @@ def read_columns(path, encoding: str | None) -> tuple[list[str], str]:
     path = Path(path).expanduser()
     if not path.is_file():
         raise DataError(f"No such file: {path}. Pass a CSV/TSV/JSONL with the columns the run was trained on.")
-    return read_table(path, encoding, purpose="forecast from", head=1).columns, path.name
+    return read_table(path, encoding, purpose="forecast from", head=2).columns, path.name
 
 
 def table_from_dataframe(frame, time_column: str | None = None) -> Table:

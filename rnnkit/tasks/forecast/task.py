@@ -142,7 +142,7 @@ class ForecastTask(Task):
             "time_column": series.time_column, "targets": series.targets, "features": series.features,
             "frequency": describe_step(series.step), "season": series.season, "window": window, "horizon": horizon,
             "rows": length, "train_rows": train_end, "validation_rows": held_out, "test_rows": held_out,
-            "first_time": series.time_labels()[0], "last_time": series.time_labels()[-1],
+            "first_time": series.time_labels(slice(0, 1))[0], "last_time": series.time_labels(slice(-1, None))[0],
             "interpolated": series.filled,
         }
         warnings = list(series.notes)
@@ -347,7 +347,7 @@ def forecast_from(forecaster, preprocessor: SeriesPreprocessor, series, origin: 
     if origin == len(series):
         times = series.future_times(horizon)
     else:
-        times = series.time_labels()[origin:origin + horizon]
+        times = series.time_labels(slice(origin, origin + horizon))
     return {"targets": preprocessor.targets, "times": times, "lower": quantiles[..., 0],
             "value": quantiles[..., 1], "upper": quantiles[..., 2]}
 
