@@ -7,7 +7,9 @@ before and after the streaming pipelines, and their training throughput.
     end of the first batch and of batch `--batches`, then exits: the numbers are exactly that many
     steps, with no validation or final evaluation after them.
 (b) series: a generated CSV of `--rows` hourly rows (`date,value`) trained with `--task forecast`,
-    measured the same way, next to the size of that CSV as a pandas frame.
+    measured the same way, next to the size of that CSV as a pandas frame, and what the rows add to
+    the peak of the same training on 10,000 rows (TensorFlow, the model and its compiled step alone
+    take most of a gigabyte).
 (c) before: the same measurements on the source at `--before-commit` (a `git worktree` in /tmp,
     imported through PYTHONPATH; every rnnkit module the training loaded is checked to come from
     it), the text at `--before-mb` (the old code holds the whole encoded text several times over),
@@ -15,6 +17,10 @@ before and after the streaming pipelines, and their training throughput.
 (d) throughput on Tiny Shakespeare: the default model fitted `--steps` steps on the streaming
     `windows_dataset` (over the memory-mapped token file training uses) and on the in-memory
     `from_tensor_slices` pipeline it replaced (copied below), alternating, in one process.
+
+Run it in an environment whose packages are compiled to bytecode, as `pip install` leaves them
+(not `--no-compile`, and not under PYTHONDONTWRITEBYTECODE without `python -m compileall`):
+importing TensorFlow from source takes about 10 s more and counts in the time to the first batch.
 
     python benchmarks/memory.py                     # the full measurement: run it alone on the machine
     python benchmarks/memory.py --mb 20 --rows 100000 --steps 20 --before-mb 10   # a smoke run
@@ -325,6 +331,10 @@ def main() -> None:
     finally:
         if staged is not None:
             remove_commit(*staged)
+    # What any training holds whatever its data (TensorFlow, the model, the compiled step): the same
+    # training on a short series. The big series' data costs the difference.
+    baseline = run_measurement(make_series(tmp / "rnnkit-memory-10000rows.csv", 10_000), "forecast", args.batches,
+                               None)
     throughputs = throughput(args.corpus, args.steps, args.rounds) if args.steps and require(args.corpus) else None
 
     print(f"\nPeak RSS and time from process start, {args.batches} train batches of the default model, {machine()}")
@@ -342,6 +352,10 @@ def main() -> None:
             print(f"{'':<22} (the data made only {after['batches']} batches)")
     print(f"series as a pandas frame (pd.read_csv(...).memory_usage(deep=True).sum()): {gigabytes(frame)}, "
           f"CSV file {gigabytes(series.stat().st_size)}")
+    series_after = rows[-1][2]["peak_rss"]
+    print(f"series: the same training on 10,000 rows peaks at {gigabytes(baseline['peak_rss'])}; the "
+          f"{args.rows:,} rows add {gigabytes(series_after - baseline['peak_rss'])}, "
+          f"{(series_after - baseline['peak_rss']) / frame:.2f}x the pandas frame")
     print(f"targets for the {args.mb} MiB text: peak RSS < 2 GB, < 60 s to the first batch")
     if throughputs:
         print(f"\nThroughput, default model on {args.corpus.name}, {args.steps} steps per measurement, alternating")
