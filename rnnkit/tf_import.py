@@ -18,7 +18,9 @@ import threading
 # and absl's notice that precedes them. Fatal ("F...") lines are not matched: they say why a process died.
 NATIVE_LOG_LINE = re.compile(rb"^(?:[IWE]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ [^ \]]+:\d+\] |WARNING: All log "
                              rb"messages before absl::InitializeLog\(\) is called are written to STDERR|To enable the "
-                             rb"following instructions: .* in other operations, rebuild TensorFlow)")
+                             rb"following instructions: .* in other operations, rebuild TensorFlow"
+                             # a bare task name the chief's native code prints when a multi-worker cluster forms
+                             rb"|/job:\w+/replica:\d+/task:\d+\r?\n?$)")
 _filtering = False
 
 
