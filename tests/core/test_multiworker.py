@@ -85,7 +85,8 @@ def test_two_workers_end_with_the_weights_the_chief_saved(task, tmp_path):
     assert "Warning" not in chief_log + other_log and "/job:" not in chief_log + other_log
     # Only the chief wrote: one run folder, complete; the other worker's temporary folder is gone.
     assert (out / "model.keras").is_file() and (out / "metrics.json").is_file()
-    # (Other libraries may leave their own files in TMPDIR, e.g. a matplotlib cache on a machine without a home.)
+    # (TensorFlow's autograph imports the modules it generates from TMPDIR, so where bytecode is written,
+    # as in CI, a __pycache__ of them stays there.)
     leftovers = [path.name for index in range(2) for path in (tmp_path / f"tmp{index}").iterdir()]
     assert not [name for name in leftovers if name.startswith("rnnkit")], leftovers
     recorded = json.loads((out / "config.json").read_text())
