@@ -2,15 +2,19 @@
 
 The tutorial loop calls `model.predict` on the last window for every new character; rnnkit
 steps the recurrent state one token at a time inside one compiled `tf.function`, and runs
-many samples as one batch. Both use the same trained default model, in one process.
+many samples as one batch. Both use the same trained default model, in one process. Next to
+each rate: the GFLOP/s it amounts to (the model's matrix products per character) and the GFLOP/s
+of those same products alone in a `tf.while_loop` at the same batch size, what the cores can do
+with these shapes; the gap is per-step overhead, not arithmetic.
 
-    python benchmarks/generation_speed.py
+    python benchmarks/generation_speed.py [--rounds 3]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -43,15 +47,54 @@ def timed(function, *args, **kwargs):
     return result, time.perf_counter() - start
 
 
+def flops_per_token(model) -> int:
+    """Multiply-adds x 2 of one generation step: every 2-D weight but the embedding (a lookup) is one
+    matrix-vector product per token (the GRU kernels and recurrent kernels, the output layer)."""
+    total = 0
+    for layer in model.layers:
+        if layer.name == "embedding":
+            continue
+        for weight in layer.weights:
+            if len(weight.shape) == 2:
+                total += 2 * int(weight.shape[0]) * int(weight.shape[1])
+    return total
+
+
+def matmul_rate(model, rows: int, steps: int) -> float:
+    """GFLOP/s of the same matrix products, `steps` times in a `tf.while_loop`, with nothing else per step:
+    what these cores do with these shapes at this batch size."""
+    import tensorflow as tf
+
+    kernels = [tf.constant(weight.numpy()) for layer in model.layers if layer.name != "embedding"
+               for weight in layer.weights if len(weight.shape) == 2]
+    inputs = [tf.random.normal([rows, int(kernel.shape[0])]) for kernel in kernels]
+
+    @tf.function
+    def loop():
+        def body(t, total):
+            # Each product reads the running total, so no step can be skipped or hoisted.
+            for x, kernel in zip(inputs, kernels):
+                total += tf.reduce_sum(tf.matmul(x + total * 0.0, kernel)[:, :1])
+            return t + 1, total
+
+        return tf.while_loop(lambda t, _: t < steps, body, (tf.constant(0), tf.constant(0.0)))
+
+    loop()
+    _, seconds = timed(loop)
+    return flops_per_token(model) * rows * steps / seconds / 1e9
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--length", type=int, default=500, help="characters per rnnkit sample")
     parser.add_argument("--tutorial-length", type=int, default=100, help="characters for the (slow) tutorial loop")
     parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=3, help="measurements of each case, alternating; medians shown")
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import rnnkit
 
+    rates: dict[str, list[float]] = {"tutorial": [], "single": [], "batch": [], "matmul 1": [], "matmul batch": []}
     with tempfile.TemporaryDirectory() as folder:
         print("training the default model on python-docs for 60 s ...", flush=True)
         run = rnnkit.train("python-docs", out=Path(folder) / "run", epochs=50, time_budget=60, seed=0)
@@ -61,19 +104,31 @@ def main() -> None:
         run.generate(prompt, length=10, seed=0, num_samples=args.batch)
         tutorial_loop(run, prompt, 2, window)
 
-        _, tutorial_seconds = timed(tutorial_loop, run, prompt, args.tutorial_length, window)
-        single, single_seconds = timed(run.generate, prompt, length=args.length, seed=1)
-        batch, batch_seconds = timed(run.generate, prompt, length=args.length, seed=1, num_samples=args.batch)
+        # This machine's speed drifts within minutes: the cases alternate, and each ratio is of medians.
+        for _ in range(args.rounds):
+            _, seconds = timed(tutorial_loop, run, prompt, args.tutorial_length, window)
+            rates["tutorial"].append(args.tutorial_length / seconds)
+            single, seconds = timed(run.generate, prompt, length=args.length, seed=1)
+            rates["single"].append(args.length / seconds)
+            _, seconds = timed(run.generate, prompt, length=args.length, seed=1, num_samples=args.batch)
+            rates["batch"].append(args.length * args.batch / seconds)
+            rates["matmul 1"].append(matmul_rate(run.model, 1, args.length))
+            rates["matmul batch"].append(matmul_rate(run.model, args.batch, args.length))
+        flops = flops_per_token(run.model)
 
-    tutorial_rate = args.tutorial_length / tutorial_seconds
-    single_rate = args.length / single_seconds
-    batch_rate = args.length * args.batch / batch_seconds
+    median = {name: statistics.median(values) for name, values in rates.items()}
+    tutorial = median["tutorial"]
     print(f"\nGeneration speed, default model (2 x GRU 256), {machine()}")
-    print(f"{'method':<44} {'chars/s':>10} {'vs tutorial':>12}")
-    print(f"{'tutorial loop (model.predict per char)':<44} {tutorial_rate:>10.1f} {1.0:>11.1f}x")
-    print(f"{'rnnkit, 1 sample':<44} {single_rate:>10.1f} {single_rate / tutorial_rate:>11.1f}x")
-    print(f"{f'rnnkit, {args.batch} samples as one batch':<44} {batch_rate:>10.1f} {batch_rate / tutorial_rate:>11.1f}x")
-    print(f"batch of {args.batch} vs one sample: {batch_rate / single_rate:.1f}x the throughput")
+    print(f"medians of {args.rounds} alternating rounds; {flops / 1e6:.2f} MFLOP per generated character")
+    print(f"{'method':<40} {'chars/s':>10} {'vs tutorial':>12} {'GFLOP/s':>9}   {'plain matmul GFLOP/s':>20}")
+    print(f"{'tutorial loop (model.predict per char)':<40} {tutorial:>10.1f} {1.0:>11.1f}x")
+    for name, label, matmul in [("single", "rnnkit, 1 sample", "matmul 1"),
+                                ("batch", f"rnnkit, {args.batch} samples as one batch", "matmul batch")]:
+        print(f"{label:<40} {median[name]:>10.1f} {median[name] / tutorial:>11.1f}x {median[name] * flops / 1e9:>9.1f}"
+              f"   {median[matmul]:>20.1f}")
+    print(f"batch of {args.batch} vs one sample: {median['batch'] / median['single']:.1f}x the throughput")
+    spread = ", ".join(f"{name} {min(values):.0f}-{max(values):.0f}" for name, values in rates.items())
+    print(f"range over the rounds: {spread}")
     print(f"sample: {single[0][:120]!r}")
 
 
