@@ -34,6 +34,14 @@ def test_same_seed_same_text_and_batches(trained_run):
     assert len(batch) == 4 and len(set(batch)) > 1
 
 
+def test_a_filter_that_keeps_every_token_changes_nothing(trained_run):
+    # Unfiltered sampling runs a loop without the top-k/top-p steps; a top-k above the vocabulary
+    # runs the filtering loop, keeping every token: the same seed must give the same text.
+    for seed in (1, 2):
+        plain = trained_run.generate(["The ", "rain"], length=60, seed=seed)
+        assert plain == trained_run.generate(["The ", "rain"], length=60, seed=seed, top_k=100_000)
+
+
 def test_top_k_one_is_greedy(trained_run):
     greedy = {trained_run.generate("rain ", length=30, top_k=1, seed=seed)[0] for seed in (1, 2, 3)}
     assert len(greedy) == 1
