@@ -47,17 +47,16 @@ def timed(function, *args, **kwargs):
     return result, time.perf_counter() - start
 
 
+def product_weights(model) -> list:
+    """The weights a generation step multiplies by, one matrix-vector product per token each: every
+    2-D weight but the embedding's (a lookup): the GRU kernels and recurrent kernels, the output layer."""
+    return [weight for layer in model.layers if layer.name != "embedding" for weight in layer.weights
+            if len(weight.shape) == 2]
+
+
 def flops_per_token(model) -> int:
-    """Multiply-adds x 2 of one generation step: every 2-D weight but the embedding (a lookup) is one
-    matrix-vector product per token (the GRU kernels and recurrent kernels, the output layer)."""
-    total = 0
-    for layer in model.layers:
-        if layer.name == "embedding":
-            continue
-        for weight in layer.weights:
-            if len(weight.shape) == 2:
-                total += 2 * int(weight.shape[0]) * int(weight.shape[1])
-    return total
+    """Multiply-adds x 2 of one generation step."""
+    return sum(2 * int(weight.shape[0]) * int(weight.shape[1]) for weight in product_weights(model))
 
 
 def matmul_rate(model, rows: int, steps: int) -> float:
@@ -65,8 +64,7 @@ def matmul_rate(model, rows: int, steps: int) -> float:
     what these cores do with these shapes at this batch size."""
     import tensorflow as tf
 
-    kernels = [tf.constant(weight.numpy()) for layer in model.layers if layer.name != "embedding"
-               for weight in layer.weights if len(weight.shape) == 2]
+    kernels = [tf.constant(weight.numpy()) for weight in product_weights(model)]
     inputs = [tf.random.normal([rows, int(kernel.shape[0])]) for kernel in kernels]
 
     @tf.function
