@@ -61,6 +61,8 @@ class Series:
         step: the time step as `{"freq": alias}`, `{"months": n}` or `{"seconds": s}`; `None`
             without timestamps.
         season: steps per seasonal cycle (12 for monthly data); 1 when there is none.
+        seasons: every cycle the time step suggests, shortest first (half-hourly data: a day
+            of 48 steps and a week of 336; see `seasons_for`), with `season` among them.
         notes: what was done to the data (sorted, gaps inserted, values interpolated).
         filled: how many missing values were interpolated.
     """
@@ -73,6 +75,7 @@ class Series:
     time_column: str | None = None
     step: dict | None = None
     season: int = 1
+    seasons: tuple[int, ...] = (1,)
     notes: list[str] = field(default_factory=list)
     filled: int = 0
 
@@ -345,9 +348,11 @@ def _series(name: str, head: Table, source: ColumnSource, target: list[str] | No
         how = "by time" if times is not None else "linearly"
         notes.append(f"{name}: interpolated {filled} missing value(s) {how} ({shown}). "
                      "Pass --missing error to stop instead.")
-    detected = season_for(step, times) if season is None else season
+    candidates = seasons_for(step, times)
+    detected = candidates[0] if season is None else season
     series = Series(name=name, columns=columns, num_targets=len(targets), values=values, times=times,
-                    time_column=time_column, step=step, season=detected, notes=notes, filled=filled)
+                    time_column=time_column, step=step, season=detected,
+                    seasons=tuple(sorted({*candidates, detected})), notes=notes, filled=filled)
     return series
 
 
@@ -770,6 +775,21 @@ def _grid(times, step: dict):
         return pd.date_range(times[0], times[-1], freq=pd.Timedelta(seconds=seconds))
     except (ValueError, OverflowError):
         return None
+
+
+def seasons_for(step: dict | None, times) -> tuple[int, ...]:
+    """The cycles a time step suggests, shortest first: `season_for`'s, and for data finer
+    than a day the week too (hourly: 24 and 168; half-hourly: 48 and 336), for daily data the
+    year (7 and 365). Which of them the data shows is for the forecaster to check."""
+    season = season_for(step, times)
+    if season <= 1 or step is None or times is None:
+        return (season,)
+    days = float(np.median(_steps_in_seconds(times), overwrite_input=True)) / 86400
+    if season == 7 and 0.9 <= days <= 1.1:
+        return (7, 365)
+    if days < 1 and abs(season * days - 1) < 0.05:
+        return (season, season * 7)  # the day's steps, and the week's
+    return (season,)
 
 
 def season_for(step: dict | None, times) -> int:

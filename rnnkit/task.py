@@ -13,7 +13,7 @@ A task is one package under `rnnkit/tasks/` (or another package's module, see
   `predict` or `forecast`).
 
 The driver (`rnnkit.training.train`) calls them in one fixed order:
-options -> prepare -> datasets -> build_model -> compile -> fit -> build_inference ->
+options -> prepare -> datasets -> build_model -> compile -> fit -> after_fit -> build_inference ->
 final_metrics -> plots. The base implements the plumbing every task shares once: the
 configuration, the foreign-option errors, the cached preprocessor and inference module of a
 run, loading the model, and assembling the export.
@@ -160,6 +160,12 @@ class Task:
     def epoch_metrics(self, config: Config, logs: dict[str, float]) -> dict[str, float]:
         """Metrics derived from Keras' logs at each epoch end (e.g. bits per character)."""
         return {}
+
+    def after_fit(self, model, config: Config, prepared: PreparedData) -> bool:
+        """What the task settles with the best model on the validation part before it is scored
+        (a forecaster calibrates its interval); `True` when that changed the preprocessor or
+        `config`, which are then written again."""
+        return False
 
     def build_inference(self, model, preprocessor):
         """The `tf.Module` that serves raw input; it has `model`, `endpoints()` (name -> `tf.function`,

@@ -397,8 +397,12 @@ def _fit(task_object, config: Config, prepared, work: Path, strategy, resume: bo
         raise RnnkitError("Training produced no finite validation loss, so no model was saved. Try a lower --learning-rate.")
 
     # Metrics and plots come from the best epoch, through the same inference module that
-    # `Run`'s verbs and the SavedModel use.
-    inference = task_object.build_inference(task_object.load_model(work / runs.MODEL_FILE), prepared.preprocessor)
+    # `Run`'s verbs and the SavedModel use, after what the task settles on the validation part.
+    best = task_object.load_model(work / runs.MODEL_FILE)
+    if task_object.after_fit(best, config, prepared):
+        task_object.save_preprocessor(prepared, work / runs.PREPROCESSOR_DIR)
+        write_text_atomic(work / runs.CONFIG_FILE, config.to_json())
+    inference = task_object.build_inference(best, prepared.preprocessor)
     portion = 1.0
     if budget is not None and final_seconds > budget.left():
         # Sized to what the budget has left, or at least what it kept for it when training and

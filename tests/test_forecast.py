@@ -111,3 +111,101 @@ def test_config_file_repeats_the_resolved_run(forecast_run, tmp_path):
     again = rnnkit.train(config=forecast_run.path / "config.json", out=tmp_path / "again", epochs=1)
     assert again.config.data.horizon == 6 and again.config.data.window == 12
     assert again.config.data.target_columns == ["value"]
+
+
+def _write(path, times, values):
+    with path.open("w", encoding="utf-8") as handle:
+        handle.write("time,load\n")
+        handle.writelines(f"{moment},{value:.4f}\n" for moment, value in zip(times, values))
+    return path
+
+
+def test_the_calibrated_interval_holds_80_percent_of_the_validation_part(forecast_run):
+    checked = forecast_run.config.data_summary["validation"]
+    # Split conformal: each side holds at least 90% of the validation values it was fitted on.
+    assert checked["calibrated_coverage"] >= 0.8 and checked["points"] > 0
+    assert all(scale >= 0 for scale in checked["interval_scale"])
+    saved = json.loads((forecast_run.path / "preprocessor" / "series.json").read_text())
+    assert saved["interval_scale"] == checked["interval_scale"] and saved["forecaster"] == "network"
+
+
+def test_log_transform_only_for_a_positive_season_that_grows_with_the_level():
+    from rnnkit.tasks.forecast.preprocessor import choose_transform
+
+    steps = np.arange(120)
+    cycle = np.sin(2 * np.pi * steps / 12)
+    growing = np.exp(4 + 0.01 * steps + 0.2 * cycle)  # multiplicative: airline-like
+    steady = 100 + 0.5 * steps + 10 * cycle  # additive
+    assert choose_transform(growing[:, None], 12) == "log"
+    assert choose_transform(steady[:, None], 12) is None
+    assert choose_transform((growing - growing.mean())[:, None], 12) is None  # not positive
+    assert choose_transform(growing[:, None], 1) is None  # no season to judge by
+
+
+def test_seasons_read_from_the_time_step(tmp_path):
+    from rnnkit.datasets.csv_series import open_series
+
+    for freq, expected in (("30min", (48, 336)), ("h", (24, 168)), ("D", (7, 365)), ("MS", (12,))):
+        series = open_series(make_series(tmp_path / f"{freq}.csv", rows=60, freq=freq), target=["value"])
+        assert series.seasons == expected and series.season == expected[0], freq
+    given = open_series(make_series(tmp_path / "given.csv", rows=60, freq="h"), target=["value"], season=12)
+    assert given.season == 12 and given.seasons == (12, 24, 168)
+
+
+def test_half_hourly_data_reads_its_week_and_scores_by_the_better_season(tmp_path):
+    import pandas as pd
+
+    steps = np.arange(6 * 7 * 48)
+    hour, weekday = (steps % 48) / 2, (steps // 48) % 7
+    load = 100 + 30 * np.sin(2 * np.pi * hour / 24) - 40 * (weekday >= 5) + np.random.default_rng(0).normal(0, 2, len(steps))
+    data = _write(tmp_path / "load.csv", pd.date_range("2024-01-01", periods=len(steps), freq="30min"), load)
+    run = rnnkit.train(str(data), task="forecast", target="load", out=tmp_path / "run", units=8, epochs=1, seed=1,
+                       horizon=48)
+    found = run.config.data_summary
+    # The weekly seasonal naive forecast knows the weekend; the daily one does not.
+    assert found["seasons"] == [48, 336] and found["season"] == 336 and run.metrics["season"] == 336
+    assert found["window"] == 672 and found["recurrent_window"] == 48
+    assert run.model.input_shape == (None, 672, 1)
+    assert len(run.forecast(str(data))["forecast"]) == 48
+
+
+def test_model_auto_keeps_the_seasonal_naive_forecast_when_it_is_better(tmp_path, caplog):
+    import pandas as pd
+
+    steps = np.arange(96)
+    values = 50 + 10 * np.sin(2 * np.pi * steps / 12) + 5 * np.cos(2 * np.pi * steps / 4)  # repeats exactly
+    data = _write(tmp_path / "cycle.csv", pd.date_range("2000-01-01", periods=96, freq="MS"), values)
+    options = dict(task="forecast", target="load", units=8, epochs=1, seed=1, horizon=6, window=12,
+                   learning_rate=0.05)
+    with caplog.at_level("WARNING", logger="rnnkit"):
+        network = rnnkit.train(str(data), out=tmp_path / "network", **options)
+    assert network.config.data_summary["validation"]["forecaster"] == "network"
+    assert "Pass --model auto" in caplog.text
+    run = rnnkit.train(str(data), out=tmp_path / "auto", model="auto", **options)
+    assert run.config.model.forecaster == "auto" and run.metrics["forecaster"] == "seasonal_naive"
+    forecast = run.forecast(str(data))["forecast"]
+    np.testing.assert_allclose([item["value"] for item in forecast], values[84:90], atol=1e-3)
+    assert run.metrics["model"]["mae"] < 1e-3
+    served = run.export(tmp_path / "sm")
+    import tensorflow as tf
+
+    out = tf.saved_model.load(str(served)).signatures["serving_default"](
+        history=tf.constant(values[-12:][None, :, None], tf.float32))
+    np.testing.assert_allclose(out["forecast"].numpy()[0], values[84:90], atol=1e-3)
+
+
+def test_the_simple_forecasters_in_the_graph_match_numpy():
+    from rnnkit.tasks.forecast.forecaster import build_forecaster, simple_forecasts
+    from rnnkit.tasks.forecast.preprocessor import SeriesPreprocessor
+
+    rng = np.random.default_rng(0)
+    windows = np.exp(rng.normal(4, 0.3, (5, 36, 1)))
+    for transform in (None, "log"):
+        for name in ("seasonal_naive", "seasonal_trend"):
+            preprocessor = SeriesPreprocessor(columns=["v"], num_targets=1, window=36, horizon=8, season=12,
+                                              mean=[0.0], std=[1.0], transform=transform, forecaster=name,
+                                              simple_quantiles=[[-1.0, 2.0]])
+            out = build_forecaster(None, preprocessor).forecast(windows.astype(np.float32))
+            expected = simple_forecasts(preprocessor, windows)[name][..., 0]
+            np.testing.assert_allclose(out["forecast"].numpy(), expected, rtol=1e-4)
+            np.testing.assert_allclose(out["upper"].numpy() - out["forecast"].numpy(), 2.0, rtol=1e-4)

@@ -13,15 +13,26 @@ import numpy as np
 from rnnkit.tasks.forecast.preprocessor import SeriesPreprocessor, to_original_units, window_statistics
 
 PREDICT_BATCH = 1024
+# What `--model auto` weighs against the network: the seasonal naive forecast, and the
+# classical one the network starts from (`rnnkit.tasks.forecast.layers.seasonal_trend_weights`).
+SIMPLE_FORECASTERS = ("seasonal_naive", "seasonal_trend")
 
 
 def build_forecaster(model, preprocessor: SeriesPreprocessor):
     """A `tf.Module` whose `forecast(history: float32[None, window, features])` returns
     `forecast`, `lower` and `upper`: `[None, horizon]` for one target, `[None, horizon, targets]`
-    for several, in original units."""
+    for several, in original units.
+
+    The forecast is the network's median, its bounds the network's quantiles moved by the
+    calibrated `interval_scale`; or, when `--model auto` chose one (`preprocessor.forecaster`),
+    a simple forecast (`SIMPLE_FORECASTERS`) with its validation errors' quantiles as bounds."""
     import tensorflow as tf
 
+    from rnnkit.tasks.forecast.layers import seasonal_trend_weights
+
     window, features, targets = preprocessor.window, preprocessor.num_features, preprocessor.num_targets
+    chosen = preprocessor.forecaster
+    log_targets = preprocessor.log_targets
 
     class Forecaster(tf.Module):
         def __init__(self):
@@ -29,15 +40,36 @@ def build_forecaster(model, preprocessor: SeriesPreprocessor):
             self.model = model
             self.mean = tf.constant(preprocessor.mean, tf.float32)
             self.std = tf.constant(preprocessor.std, tf.float32)
+            self.interval_scale = tf.constant(preprocessor.interval_scale, tf.float32)
+            # [targets, 2]: added to a simple forecast for its lower and upper bounds
+            self.simple_quantiles = tf.constant(preprocessor.simple_quantiles or [[0.0, 0.0]] * targets, tf.float32)
+            if chosen == "seasonal_naive":
+                self.naive_steps = tf.constant(seasonal_naive_steps(window, preprocessor.horizon, preprocessor.season))
+            elif chosen == "seasonal_trend":
+                self.trend_weights = tf.constant(
+                    seasonal_trend_weights(window, preprocessor.horizon, preprocessor.season))
 
         @tf.function(input_signature=[tf.TensorSpec([None, window, features], tf.float32, name="history")])
         def forecast(self, history):
-            quantiles = self.model(history, training=False)  # [batch, horizon, targets, 3]
-            _, loc, scale = window_statistics(history, self.mean, self.std, targets)
-            values = to_original_units(quantiles, loc, scale, self.mean[:targets], self.std[:targets])
+            if chosen in SIMPLE_FORECASTERS:
+                if chosen == "seasonal_naive":
+                    median = tf.gather(history[..., :targets], self.naive_steps, axis=1)  # [batch, horizon, targets]
+                else:
+                    series = history[..., :targets]
+                    series = tf.math.log(series) if log_targets else series
+                    median = tf.einsum("bwt,wh->bht", series, self.trend_weights)
+                    median = tf.exp(median) if log_targets else median
+                lower, upper = median + self.simple_quantiles[:, 0], median + self.simple_quantiles[:, 1]
+            else:
+                quantiles = self.model(history, training=False)  # [batch, horizon, targets, 3]
+                _, loc, scale = window_statistics(history, self.mean, self.std, targets, log_targets)
+                values = to_original_units(quantiles, loc, scale, self.mean[:targets], self.std[:targets], log_targets)
+                median = values[..., 1]
+                lower = median - self.interval_scale[0] * (median - values[..., 0])
+                upper = median + self.interval_scale[1] * (values[..., 2] - median)
             if targets == 1:
-                values = values[:, :, 0, :]
-            return {"forecast": values[..., 1], "lower": values[..., 0], "upper": values[..., 2]}
+                median, lower, upper = median[:, :, 0], lower[:, :, 0], upper[:, :, 0]
+            return {"forecast": median, "lower": lower, "upper": upper}
 
         def endpoints(self) -> dict:
             """The SavedModel's signatures (DESIGN §7)."""
@@ -47,6 +79,86 @@ def build_forecaster(model, preprocessor: SeriesPreprocessor):
             return []
 
     return Forecaster()
+
+
+def seasonal_naive_steps(window: int, horizon: int, season: int) -> list[int]:
+    """The window's steps a seasonal naive forecast repeats, one per forecast step: the same
+    point of the last observed cycle (the last value when the window is shorter than a season)."""
+    if season <= 1 or season > window:
+        return [window - 1] * horizon
+    return [window - season + step % season for step in range(horizon)]
+
+
+def check_on_validation(model, preprocessor: SeriesPreprocessor, values: np.ndarray, train_end: int,
+                        validation_end: int) -> dict:
+    """The network against the simple forecasters on the validation part (rows
+    `train_end:validation_end` of `values`), and the interval calibration they take from it.
+
+    Every forecast with a step in the validation part counts, at those steps only. Returns
+    `errors`: each forecaster's (`network` and `SIMPLE_FORECASTERS`) mean absolute error
+    relative to the MASE scale; `interval_scale` (split conformal: per side, the factor on
+    the network's margin below and above its median that holds 90% of the validation values
+    inside it, so the two sides hold 80%); the network's coverage before and after; and
+    `simple_quantiles` (per simple forecaster and target, the 10% and 90% quantiles of its
+    errors: its interval when it is chosen).
+    """
+    import dataclasses
+
+    window, horizon, targets = preprocessor.window, preprocessor.horizon, preprocessor.num_targets
+    origins = np.arange(max(window, train_end - horizon + 1), validation_end)
+    windows = np.stack([values[o - window:o] for o in origins])
+    actual = np.stack([values[o:o + horizon, :targets] for o in origins])  # the test part follows: never short
+    rows = origins[:, None] + np.arange(horizon)[None, :]
+    scored = np.broadcast_to(((rows >= train_end) & (rows < validation_end))[..., None], actual.shape)
+    plain = dataclasses.replace(preprocessor, interval_scale=[1.0, 1.0], forecaster="network")
+    lower, median, upper = (predict_windows(build_forecaster(model, plain), windows)[..., k] for k in range(3))
+    forecasts = {"network": median, **simple_forecasts(preprocessor, windows)}
+    tiny = 1e-12 * (np.abs(median) + 1.0)
+    below = (median - actual) / np.maximum(median - lower, tiny)
+    above = (actual - median) / np.maximum(upper - median, tiny)
+    scale = [_conformal_quantile(below[scored], 0.9), _conformal_quantile(above[scored], 0.9)]
+    reference = np.asarray(preprocessor.mase_scale, dtype=np.float64)
+    reference = np.where(reference > 0, reference, np.asarray(preprocessor.std[:targets]))
+
+    def relative_error(forecast: np.ndarray) -> float:
+        errors = np.where(scored, np.abs(forecast - actual), 0.0).sum(axis=(0, 1)) / scored.sum(axis=(0, 1))
+        return float(np.mean(errors / reference))
+
+    def coverage(low: np.ndarray, high: np.ndarray) -> float:
+        return float(((actual >= low) & (actual <= high))[scored].mean())
+
+    simple_quantiles = {}
+    for name in SIMPLE_FORECASTERS:
+        errors = actual - forecasts[name]
+        simple_quantiles[name] = [[float(np.quantile(errors[..., k][scored[..., k]], q)) for q in (0.1, 0.9)]
+                                  for k in range(targets)]
+    return {
+        "errors": {name: relative_error(forecast) for name, forecast in forecasts.items()},
+        "coverage": coverage(lower, upper),
+        "calibrated_coverage": coverage(median - scale[0] * (median - lower), median + scale[1] * (upper - median)),
+        "interval_scale": scale, "points": int(scored[..., 0].sum()), "simple_quantiles": simple_quantiles,
+    }
+
+
+def simple_forecasts(preprocessor: SeriesPreprocessor, windows: np.ndarray) -> dict[str, np.ndarray]:
+    """`SIMPLE_FORECASTERS`' forecasts `[n, horizon, targets]` of raw `windows`, as the
+    forecaster computes them in its graph."""
+    from rnnkit.tasks.forecast.layers import seasonal_trend_weights
+
+    window, horizon, season = preprocessor.window, preprocessor.horizon, preprocessor.season
+    series = windows[..., :preprocessor.num_targets]
+    logged = np.log(series) if preprocessor.log_targets else series
+    trend = np.einsum("nwt,wh->nht", logged, seasonal_trend_weights(window, horizon, season).astype(np.float64))
+    return {"seasonal_naive": series[:, seasonal_naive_steps(window, horizon, season)],
+            "seasonal_trend": np.exp(trend) if preprocessor.log_targets else trend}
+
+
+def _conformal_quantile(scores: np.ndarray, level: float) -> float:
+    """The split-conformal quantile of `scores` at `level` (the finite-sample correction
+    (n + 1) / n), never below 0 so that the bounds still contain the forecast."""
+    n = len(scores)
+    rank = min(1.0, np.ceil((n + 1) * level) / n)
+    return max(float(np.quantile(scores, rank, method="higher")), 0.0)
 
 
 def predict_windows(forecaster, windows: np.ndarray) -> np.ndarray:

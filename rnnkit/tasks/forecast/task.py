@@ -31,8 +31,11 @@ if TYPE_CHECKING:
     from rnnkit.tasks.forecast.preprocessor import SeriesPreprocessor
 
 MIN_TRAINING_WINDOWS = 10
+RECURRENT_STEPS = 16  # at least, of the window's last steps, read by the recurrent layers
 MAX_HORIZON = 10000
 MISSING_MODES = ("interpolate", "error")
+TRANSFORMS = ("auto", "log", "none")
+FORECASTERS = ("network", "auto")
 FORECAST = "Forecast"
 log = logging.getLogger("rnnkit")
 
@@ -64,12 +67,19 @@ class ForecastTask(Task):
                     "hourly 24)."),
         Option("missing", "data", default="interpolate", choices=MISSING_MODES, panel=FORECAST,
                help="Interpolate missing values by time (with a warning), or stop with an error."),
+        Option("transform", "data", default="auto", choices=TRANSFORMS, panel=FORECAST,
+               help="Model the target's logarithm: auto when the series is positive and its seasonal swing grows "
+                    "with its level (chosen on the training part)."),
+        Option("model", "model", key="forecaster", default="network", choices=FORECASTERS, panel=FORECAST,
+               help="network: the recurrent forecaster (train warns when a simple forecast beats it on the "
+                    "validation part); auto: keep the best there of it, the seasonal naive forecast and the "
+                    "seasonal trend forecast the network starts from."),
     )
     # Chosen on the airline (monthly, 144 steps) and Mauna Loa CO2 (weekly, 2,284 steps)
     # series: one GRU(64) layer with the linear highway reached MASE 0.5-0.6 and 0.35-0.4
     # (benchmarks/forecast_accuracy.py); an LSTM and two layers were no better.
-    defaults = {"cell": "gru", "layers": 1, "units": 64, "dropout": 0.1, "epochs": 100, "batch_size": 16,
-                "learning_rate": 0.01, "patience": 15}
+    defaults = {"cell": "gru", "layers": 1, "units": 64, "dropout": 0.1, "epochs": 100, "batch_size": 32,
+                "learning_rate": 0.001, "patience": 10}
     evaluate_options = (
         Option("backtest", "data", type=int, nullable=True, check=integer(1, note=" (horizons to forecast)"),
                help="Rolling-origin evaluation over the last K horizons of DATA; the last horizon when not given."),
@@ -102,6 +112,8 @@ class ForecastTask(Task):
     # -- data -------------------------------------------------------------------------------
 
     def prepare(self, config: Config, preprocessor_dir: Path | None = None) -> PreparedData:
+        import numpy as np
+
         from rnnkit.tasks.forecast.preprocessor import fit_preprocessor
 
         series = self.load_series(config)
@@ -109,7 +121,16 @@ class ForecastTask(Task):
         length = len(series)
         held_out = max(horizon, round(config.data.val_split * length))
         train_end = length - 2 * held_out
-        window = config.data.window or _default_window(series.season, horizon, train_end)
+        targets = series.values[:train_end, :series.num_targets]
+        # The cycles the training part is long enough to check; the seasonal naive forecast
+        # (and MASE) takes the one that forecasts it best, unless --season named one.
+        seasons = [s for s in series.seasons if s > 1 and train_end >= 2 * s] or [series.season]
+        season = series.season if config.data.season else _best_season(targets, seasons)
+        window = config.data.window or _long_window(_default_window(seasons[0], horizon, train_end), seasons, horizon,
+                                                    train_end)
+        # The linear part carries the seasons; the recurrent layers read the recent steps.
+        recurrent = config.data.window or min(window, max(min(horizon, 2 * seasons[0]), RECURRENT_STEPS))
+        seasons = [s for s in seasons if s <= window] or [season]
         asked = (f"--window {window}" if config.data.window else f"a window of {window} steps") + (
             f" and --horizon {horizon}" if config.data.horizon else f" and a horizon of {horizon} (one season)")
         if length < window + 3 * horizon:
@@ -120,8 +141,16 @@ class ForecastTask(Task):
             raise DataError(f"{series.name} has {length} rows: --val-split {config.data.val_split} holds out {held_out} "
                             f"each for validation and testing, leaving {train_end} for training, fewer than one window "
                             f"of {window + horizon} ({asked}). Lower --val-split, --window or --horizon.")
+        if config.data.transform == "log" and not np.all(targets > 0):
+            raise DataError(f"--transform log needs positive values, but the training part of {series.name} has values "
+                            f"<= 0 in {', '.join(series.targets)}. Pass --transform none (or auto).")
+        transform = {"log": "log", "none": None}.get(config.data.transform, None)
+        if config.data.transform == "auto":
+            from rnnkit.tasks.forecast.preprocessor import choose_transform
+
+            transform = choose_transform(targets, seasons[0])
         config.data.horizon, config.data.window = horizon, window
-        config.data.season = series.season
+        config.data.season = season
         config.data.target_columns = series.targets
         config.data.feature_columns = series.features
         config.data.time_column = series.time_column
@@ -136,11 +165,13 @@ class ForecastTask(Task):
                                   "train a new run.")
         else:
             preprocessor = fit_preprocessor(series.values[:train_end], series.columns, series.num_targets, window,
-                                            horizon, series.season, series.time_column, series.step)
+                                            horizon, season, series.time_column, series.step, transform=transform,
+                                            seasons=seasons, recurrent_window=recurrent)
         validation_end = length - held_out
         config.data_summary = {
             "time_column": series.time_column, "targets": series.targets, "features": series.features,
-            "frequency": describe_step(series.step), "season": series.season, "window": window, "horizon": horizon,
+            "frequency": describe_step(series.step), "season": season, "seasons": seasons, "window": window,
+            "recurrent_window": recurrent, "horizon": horizon, "transform": preprocessor.transform or "none",
             "rows": length, "train_rows": train_end, "validation_rows": held_out, "test_rows": held_out,
             "first_time": series.time_labels(slice(0, 1))[0], "last_time": series.time_labels(slice(-1, None))[0],
             "interpolated": series.filled,
@@ -158,6 +189,35 @@ class ForecastTask(Task):
             test=(series, validation_end),
             warnings=warnings,
         )
+
+    def after_fit(self, model, config: Config, prepared: PreparedData) -> bool:
+        """Calibrate the interval on the validation part and weigh the network against the
+        seasonal naive forecast there: warn when the simple forecast is better, and keep it
+        with `--model auto`."""
+        from rnnkit.tasks.forecast.forecaster import SIMPLE_FORECASTERS, check_on_validation
+
+        preprocessor: SeriesPreprocessor = prepared.preprocessor
+        series, validation_end = prepared.test
+        check = check_on_validation(model, preprocessor, series.values, len(prepared.train), validation_end)
+        errors = check["errors"]
+        simple = min(SIMPLE_FORECASTERS, key=errors.get)
+        chosen = simple if config.model.forecaster == "auto" and errors[simple] < errors["network"] else "network"
+        preprocessor.forecaster = chosen
+        preprocessor.interval_scale = check["interval_scale"]
+        preprocessor.simple_quantiles = check["simple_quantiles"].get(chosen, [])
+        config.data_summary["validation"] = {
+            "errors": errors, "forecaster": chosen, "interval_scale": check["interval_scale"],
+            "coverage": check["coverage"], "calibrated_coverage": check["calibrated_coverage"],
+            "points": check["points"]}
+        compared = (f"on the validation part the network's error is {errors['network']:.3f}, the "
+                    f"{simple.replace('_', ' ')} forecast's (season {preprocessor.season}) {errors[simple]:.3f} "
+                    "(in units of the training part's seasonal naive error)")
+        if chosen != "network":
+            log.warning(f"--model auto keeps the {simple.replace('_', ' ')} forecast: {compared}.")
+        elif config.model.forecaster == "network" and errors[simple] < errors["network"]:
+            log.warning(f"A simple forecast beats the network: {compared}. Pass --model auto to forecast with the "
+                        "better of them, or add data.")
+        return True
 
     def load_preprocessor(self, directory: Path) -> SeriesPreprocessor:
         from rnnkit.tasks.forecast.preprocessor import SeriesPreprocessor
@@ -218,7 +278,8 @@ class ForecastTask(Task):
         origins = origins_for(len(series), preprocessor.window, preprocessor.horizon, test_start)
         metrics = evaluate_origins(inference, preprocessor, series.values, origins)
         return {"split": "test", "targets": preprocessor.targets, "horizon": preprocessor.horizon,
-                "windows": len(origins), **metrics}
+                "windows": len(origins), "season": preprocessor.season, "forecaster": preprocessor.forecaster,
+                **metrics}
 
     def plots(self, directory: Path, history: list[dict[str, float]], metrics: dict[str, Any], inference,
               prepared: PreparedData) -> None:
@@ -236,9 +297,18 @@ class ForecastTask(Task):
     def next_steps(self, run) -> list[str]:
         found = run.config.data_summary
         time = f"time column '{found['time_column']}' ({found['frequency']})" if found.get("time_column") else "no time column"
-        return [f"Data:       {found['rows']} rows, {time}, season {found['season']}; window {found['window']}, "
-                f"horizon {found['horizon']}; tested on the last {found['test_rows']} rows "
-                f"({run.metrics.get('windows')} forecasts)",
+        seasons = found.get("seasons") or [found["season"]]
+        cycles = f"season {found['season']}" + (f" (read: {', '.join(map(str, seasons))})" if len(seasons) > 1 else "")
+        lines = [f"Data:       {found['rows']} rows, {time}, {cycles}; window {found['window']}, "
+                 f"horizon {found['horizon']}" + ("; log transform" if found.get("transform") == "log" else "")
+                 + f"; tested on the last {found['test_rows']} rows ({run.metrics.get('windows')} forecasts)"]
+        checked = found.get("validation")
+        if checked:
+            errors = ", ".join(f"{name.replace('_', ' ')} {error:.3f}" for name, error in checked["errors"].items())
+            lines.append(f"Validation: {checked['forecaster'].replace('_', ' ')} kept; errors ({errors}); "
+                         f"80% interval scaled by {checked['interval_scale'][0]:.2f} / {checked['interval_scale'][1]:.2f}"
+                         f" (coverage {checked['coverage']:.2f} -> {checked['calibrated_coverage']:.2f})")
+        return [*lines,
                 f"Forecast:   rnnkit forecast {run.path} {run.config.data.path} --plot forecast.png"]
 
     # -- a trained run ------------------------------------------------------------------------
@@ -301,7 +371,8 @@ class ForecastTask(Task):
         scale = seasonal_naive_scale(history, preprocessor.season) if len(history) > 2 * preprocessor.season else None
         metrics = evaluate_origins(self.inference(run), preprocessor, series.values, origins, mase_scale=scale)
         return {"split": "test", "backtest": folds, "targets": preprocessor.targets, "horizon": horizon,
-                "windows": len(origins), **metrics}
+                "windows": len(origins), "season": preprocessor.season, "forecaster": preprocessor.forecaster,
+                **metrics}
 
 
 def load_series_for(run, data, preprocessor: SeriesPreprocessor, purpose: str):
@@ -388,6 +459,29 @@ def describe_step(step: dict | None) -> str | None:
     return f"{step['seconds']} s"
 
 
+def _best_season(targets, seasons: list[int]) -> int:
+    """The season whose seasonal naive forecast errs least on `targets` (each column's error
+    relative to its spread)."""
+    import numpy as np
+
+    from rnnkit.tasks.forecast.preprocessor import seasonal_naive_scale
+
+    spread = np.where(targets.std(axis=0) > 0, targets.std(axis=0), 1.0)
+    return min(seasons, key=lambda season: float(np.mean(seasonal_naive_scale(targets, season) / spread)))
+
+
+def _long_window(window: int, seasons: list[int], horizon: int, train_rows: int) -> int:
+    """`window`, or two cycles of the longest season (one when two leave too few training
+    windows) when that is longer, so that the linear part sees the same point of the last
+    long cycles."""
+    fits = train_rows - horizon - MIN_TRAINING_WINDOWS + 1
+    longest = max(seasons)
+    for cycles in (2, 1):
+        if window < cycles * longest <= fits:
+            return cycles * longest
+    return window
+
+
 def _default_window(season: int, horizon: int, train_rows: int) -> int:
     """Two seasons (or two horizons) of history, at least 16 steps, shortened to leave
     enough training windows in a short series."""
@@ -417,8 +511,8 @@ def _windows(preprocessor: SeriesPreprocessor, values: np.ndarray, batch: int, s
 
     def split(sequence, start):
         history, future = sequence[:, :window], sequence[:, window:, :targets]
-        _, loc, scale = window_statistics(history, mean, std, targets)
-        y = to_model_units(future, loc, scale, mean[:targets], std[:targets])
+        _, loc, scale = window_statistics(history, mean, std, targets, preprocessor.log_targets)
+        y = to_model_units(future, loc, scale, mean[:targets], std[:targets], preprocessor.log_targets)
         if first_scored is None:
             return history, y
         rows = start[:, None] + window + tf.range(horizon)[None, :]
