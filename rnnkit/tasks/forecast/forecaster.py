@@ -96,9 +96,9 @@ def check_on_validation(model, preprocessor: SeriesPreprocessor, values: np.ndar
 
     Every forecast with a step in the validation part counts, at those steps only. Returns
     `errors`: each forecaster's (`network` and `SIMPLE_FORECASTERS`) mean absolute error
-    relative to the MASE scale; `interval_scale` (split conformal: per side, the factor on
-    the network's margin below and above its median that holds 90% of the validation values
-    inside it, so the two sides hold 80%); the network's coverage before and after; and
+    relative to the MASE scale; `interval_scale` (split conformal: the factor on the network's
+    margins below and above its median that puts 80% of the validation values inside them,
+    the same for both sides); the network's coverage before and after; and
     `simple_quantiles` (per simple forecaster and target, the 10% and 90% quantiles of its
     errors: its interval when it is chosen).
     """
@@ -116,7 +116,12 @@ def check_on_validation(model, preprocessor: SeriesPreprocessor, values: np.ndar
     tiny = 1e-12 * (np.abs(median) + 1.0)
     below = (median - actual) / np.maximum(median - lower, tiny)
     above = (actual - median) / np.maximum(upper - median, tiny)
-    scale = [_conformal_quantile(below[scored], 0.9), _conformal_quantile(above[scored], 0.9)]
+    # One factor for both sides (conformalized quantile regression, Romano et al. 2019, with the
+    # margins scaled rather than shifted): fitted per side, a validation part of a few dozen rows
+    # that happens to lie above the forecast shrinks one side to nothing (test coverage 0.62-0.70
+    # on the airline cases); one factor kept 0.83-1.00 on the benchmark's cases.
+    both = _conformal_quantile(np.maximum(below, above)[scored], 0.8)
+    scale = [both, both]
     reference = np.asarray(preprocessor.mase_scale, dtype=np.float64)
     reference = np.where(reference > 0, reference, np.asarray(preprocessor.std[:targets]))
 
