@@ -5,7 +5,9 @@ steps the recurrent state one token at a time inside one compiled `tf.function`,
 many samples as one batch. Both use the same trained default model, in one process. Next to
 each rate: the GFLOP/s it amounts to (the model's matrix products per character) and the GFLOP/s
 of those same products alone in a `tf.while_loop` at the same batch size, what the cores can do
-with these shapes; the gap is per-step overhead, not arithmetic.
+with these shapes; the gap is per-step overhead, not arithmetic. The "--xla" rows are the same
+loop compiled with XLA (`run.generate(..., xla=True)`, `rnnkit generate --xla`); the first call
+of each shape compiles it (its seconds are printed), the measured calls reuse the program.
 
     python benchmarks/generation_speed.py [--rounds 3]
 """
@@ -92,7 +94,8 @@ def main() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import rnnkit
 
-    rates: dict[str, list[float]] = {"tutorial": [], "single": [], "batch": [], "matmul 1": [], "matmul batch": []}
+    rates: dict[str, list[float]] = {"tutorial": [], "single": [], "batch": [], "single xla": [], "batch xla": [],
+                                     "matmul 1": [], "matmul batch": []}
     with tempfile.TemporaryDirectory() as folder:
         print("training the default model on python-docs for 60 s ...", flush=True)
         run = rnnkit.train("python-docs", out=Path(folder) / "run", epochs=50, time_budget=60, seed=0)
@@ -100,6 +103,10 @@ def main() -> None:
         prompt = "The "
         run.generate(prompt, length=10, seed=0)  # trace the graph once, as a server would at start-up
         run.generate(prompt, length=10, seed=0, num_samples=args.batch)
+        compile_seconds = {}
+        for rows in (1, args.batch):  # compile the XLA programs of the measured shapes
+            _, compile_seconds[rows] = timed(run.generate, prompt, length=args.length, seed=0, num_samples=rows,
+                                             xla=True)
         tutorial_loop(run, prompt, 2, window)
 
         # This machine's speed drifts within minutes: the cases alternate, and each ratio is of medians.
@@ -110,6 +117,10 @@ def main() -> None:
             rates["single"].append(args.length / seconds)
             _, seconds = timed(run.generate, prompt, length=args.length, seed=1, num_samples=args.batch)
             rates["batch"].append(args.length * args.batch / seconds)
+            _, seconds = timed(run.generate, prompt, length=args.length, seed=1, xla=True)
+            rates["single xla"].append(args.length / seconds)
+            _, seconds = timed(run.generate, prompt, length=args.length, seed=1, num_samples=args.batch, xla=True)
+            rates["batch xla"].append(args.length * args.batch / seconds)
             rates["matmul 1"].append(matmul_rate(run.model, 1, args.length))
             rates["matmul batch"].append(matmul_rate(run.model, args.batch, args.length))
         flops = flops_per_token(run.model)
@@ -121,10 +132,15 @@ def main() -> None:
     print(f"{'method':<40} {'chars/s':>10} {'vs tutorial':>12} {'GFLOP/s':>9}   {'plain matmul GFLOP/s':>20}")
     print(f"{'tutorial loop (model.predict per char)':<40} {tutorial:>10.1f} {1.0:>11.1f}x")
     for name, label, matmul in [("single", "rnnkit, 1 sample", "matmul 1"),
-                                ("batch", f"rnnkit, {args.batch} samples as one batch", "matmul batch")]:
+                                ("batch", f"rnnkit, {args.batch} samples as one batch", "matmul batch"),
+                                ("single xla", "rnnkit --xla, 1 sample", "matmul 1"),
+                                ("batch xla", f"rnnkit --xla, {args.batch} samples as one batch", "matmul batch")]:
         print(f"{label:<40} {median[name]:>10.1f} {median[name] / tutorial:>11.1f}x {median[name] * flops / 1e9:>9.1f}"
               f"   {median[matmul]:>20.1f}")
     print(f"batch of {args.batch} vs one sample: {median['batch'] / median['single']:.1f}x the throughput")
+    print(f"--xla vs the plain loop: 1 sample {median['single xla'] / median['single']:.2f}x, batch of {args.batch} "
+          f"{median['batch xla'] / median['batch']:.2f}x; first call (compiling): "
+          + ", ".join(f"{rows} row(s) {seconds:.1f} s" for rows, seconds in compile_seconds.items()))
     spread = ", ".join(f"{name} {min(values):.0f}-{max(values):.0f}" for name, values in rates.items())
     print(f"range over the rounds: {spread}")
     print(f"sample: {single[0][:120]!r}")

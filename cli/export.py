@@ -21,11 +21,14 @@ def export(
     out: Annotated[Path, typer.Option(help="Where to write the export.", show_default=False)],
     format: Annotated[ExportFormat, typer.Option(help="savedmodel serves raw input to TensorFlow Serving.")] = ExportFormat("savedmodel"),
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace a non-empty --out.")] = False,
+    xla: Annotated[bool, typer.Option("--xla", help="Text generation: compile the sampling loop with XLA, as "
+                                      "`rnnkit generate --xla` runs it (TensorFlow Serving needs "
+                                      "--xla_cpu_compilation_enabled=true on CPU).")] = False,
 ) -> None:
     """Export RUN for deployment (SavedModel with preprocessing inside)."""
     import rnnkit
 
-    path = rnnkit.load(run).export(out, format=format.value, overwrite=overwrite)
+    path = rnnkit.load(run).export(out, format=format.value, overwrite=overwrite, xla=xla)
     stdout.print(f"Exported {format.value} to {path}")
     if format.value == "savedmodel":
         stdout.print(f"Inspect it:  saved_model_cli show --dir {path} --all")

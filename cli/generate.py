@@ -26,6 +26,8 @@ def generate(
     top_p: Annotated[float, typer.Option(help="Nucleus sampling: the smallest set of tokens with probability >= P.", rich_help_panel=SAMPLING)] = 1.0,
     num_samples: Annotated[int, typer.Option(help="Samples, generated as one batch.", rich_help_panel=SAMPLING)] = 1,
     seed: Annotated[Optional[int], typer.Option(help="Same seed, same text. \\[default: random, reported]", rich_help_panel=SAMPLING)] = None,
+    xla: Annotated[bool, typer.Option("--xla", help="Compile the sampling loop with XLA: faster, its own text for a seed "
+                                      "(the same as a SavedModel exported with --xla).", rich_help_panel=SAMPLING)] = False,
     json_output: Json = False,
 ) -> None:
     """Sample text from a text-generation RUN, continuing --prompt."""
@@ -38,7 +40,7 @@ def generate(
     seed = random.randrange(2**31) if seed is None else seed
     with stderr.status("Generating...", spinner="dots") if not json_output else nullcontext():
         samples = handle.generate(prompt, length=length, temperature=temperature, top_k=top_k, top_p=top_p,
-                                  num_samples=num_samples, seed=seed)
+                                  num_samples=num_samples, seed=seed, xla=xla)
     if json_output:
         typer.echo(json.dumps({"samples": samples, "prompt": prompt, "length": length,
                                "temperature": temperature, "seed": seed}, ensure_ascii=False))

@@ -14,12 +14,16 @@ from rnnkit.tf_import import import_tensorflow
 FORMATS = ("savedmodel", "keras", "tflite", "onnx")
 
 
-def export_run(run, out: str | Path, format: str = "savedmodel", overwrite: bool = False) -> Path:
-    """Write `run` to `out` in `format`; a non-empty `out` needs `overwrite=True`."""
+def export_run(run, out: str | Path, format: str = "savedmodel", overwrite: bool = False, xla: bool = False) -> Path:
+    """Write `run` to `out` in `format`; a non-empty `out` needs `overwrite=True`. `xla` compiles a
+    text generation run's sampling loop with XLA."""
     if format not in FORMATS:
         raise ConfigError(f"Unknown export format '{format}'. Expected one of: {', '.join(FORMATS)}. Received: format={format!r}")
     if format in ("tflite", "onnx"):
         raise ConfigError(f"Export to {format} is not supported yet; use --format savedmodel (TensorFlow Serving) or keras.")
+    if xla and (format != "savedmodel" or run.task != "textgen"):
+        raise ConfigError(f"--xla compiles the sampling loop of a text generation SavedModel; this is a {run.task} run "
+                          f"exported as {format}. Drop --xla.")
     out = Path(out)
     if run.path.resolve().is_relative_to(out.resolve()):
         raise RunError(f"--out {out} holds the run {run.path} itself. Choose another --out.")
@@ -48,7 +52,7 @@ def export_run(run, out: str | Path, format: str = "savedmodel", overwrite: bool
     except OSError as error:
         raise RunError(f"Cannot write to {out}: {error.strerror}. Choose another --out.") from None
     try:
-        archive = run.task_object.export_archive(run)
+        archive = run.task_object.export_archive(run, **({"xla": True} if xla else {}))
         archive.write_out(str(staging / "model"), verbose=False)
         replace_dir(staging / "model", out)
     finally:

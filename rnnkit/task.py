@@ -244,12 +244,13 @@ class Task:
             checked[name] = own[name].validate(value)
         return checked
 
-    def export_archive(self, run):
-        """A Keras `ExportArchive` of the inference module: its endpoints, with the model and the
-        preprocessing layers tracked, so the SavedModel takes raw input (DESIGN §7)."""
+    def export_archive(self, run, inference=None):
+        """A Keras `ExportArchive` of the inference module (the run's own when `None`): its
+        endpoints, with the model and the preprocessing layers tracked, so the SavedModel takes
+        raw input (DESIGN §7)."""
         import keras
 
-        inference = self.inference(run)
+        inference = inference or self.inference(run)
         archive = keras.export.ExportArchive()
         archive.track(run.model)
         for resource in inference.resources():

@@ -151,10 +151,19 @@ class TextGenTask(Task):
 
         compile_language_model(model, optimizer)
 
-    def build_inference(self, model, preprocessor: TextVocabulary):
+    def build_inference(self, model, preprocessor: TextVocabulary, xla: bool = False):
         from rnnkit.tasks.textgen.generation import TextGenerator
 
-        return TextGenerator(model, preprocessor)
+        return TextGenerator(model, preprocessor, xla=xla)
+
+    def generator(self, run, xla: bool = False):
+        """The run's `TextGenerator`, with the XLA-compiled loop or the plain one, built once each."""
+        if not xla:
+            return self.inference(run)
+        return run.cached("inference-xla", lambda: self.build_inference(run.model, self.preprocessor(run), xla=True))
+
+    def export_archive(self, run, inference=None, xla: bool = False):
+        return super().export_archive(run, inference or self.generator(run, xla))
 
     # -- metrics ----------------------------------------------------------------------------
 
@@ -191,7 +200,7 @@ class TextGenTask(Task):
     # -- a trained run ------------------------------------------------------------------------
 
     def generate(self, run, prompt="", length=300, temperature=0.8, top_k=0, top_p=1.0, num_samples=1,
-                 seed=None) -> list[str]:
+                 seed=None, xla: bool = False) -> list[str]:
         check_sampling(length=length, temperature=temperature, top_k=top_k, top_p=top_p,
                        num_samples=num_samples, seed=seed)
         prompts = [prompt] * num_samples if isinstance(prompt, str) else list(prompt)
@@ -200,7 +209,7 @@ class TextGenTask(Task):
         self._warn_unknown(run, prompts)
         tf = import_tensorflow()
         seed = random.randrange(2**31) if seed is None else seed
-        outputs = self.inference(run).sample(
+        outputs = self.generator(run, xla).sample(
             tf.constant(prompts), tf.constant(length, tf.int32), tf.constant(temperature, tf.float32),
             tf.constant(seed, tf.int32), tf.constant(top_k, tf.int32), tf.constant(top_p, tf.float32),
         )
