@@ -110,6 +110,7 @@ def test_several_targets_with_an_extra_feature(tmp_path):
 def test_config_file_repeats_the_resolved_run(forecast_run, tmp_path):
     again = rnnkit.train(config=forecast_run.path / "config.json", out=tmp_path / "again", epochs=1)
     assert again.config.data.horizon == 6 and again.config.data.window == 12
+    assert again.config.data.recurrent_window == forecast_run.config.data.recurrent_window == 12
     assert again.config.data.target_columns == ["value"]
 
 

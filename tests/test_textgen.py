@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 import rnnkit
@@ -16,7 +17,7 @@ def test_run_folder_has_every_file(trained_run):
         assert (trained_run.path / name).exists(), name
     metrics = trained_run.metrics
     assert metrics["split"] == "validation"
-    assert set(metrics["model"]) == {"loss", "bits_per_char", "accuracy"}
+    assert set(metrics["model"]) == {"loss", "bits_per_char", "accuracy", "streaming_loss", "streaming_bits_per_char"}
     assert set(metrics["baselines"]["unigram"]) == {"loss", "bits_per_char", "accuracy"}
     config = json.loads((trained_run.path / "config.json").read_text())
     assert config["task"] == "textgen" and config["training"]["seed"] == 1
@@ -137,6 +138,32 @@ def test_xla_generation_matches_its_savedmodel_through_the_cli(trained_run, tmp_
     assert wrong.exit_code == 2 and "--xla compiles the sampling loop" in wrong.output
 
 
+def test_streaming_validation_carries_the_state_across_chunks(trained_run, corpus):
+    import tensorflow as tf
+
+    from rnnkit.tasks.textgen.streaming import stateful_reader, streaming_loss
+
+    metrics = trained_run.metrics["model"]
+    assert np.isfinite(metrics["streaming_loss"]) and "streaming_bits_per_char" in metrics
+    reader, sizes = stateful_reader(trained_run.model)
+    ids = tf.constant(trained_run.task_object.preprocessor(trained_run).encode([corpus.read_text()[:400]])[None, :200],
+                      tf.int32)
+    zeros = [tf.zeros([1, size]) for size in sizes]
+    whole, *_ = reader([ids, *zeros])
+    np.testing.assert_allclose(whole, trained_run.model(ids), atol=1e-5)  # a zero state: the model itself
+    first, *states = reader([ids[:, :120], *zeros])
+    rest, *_ = reader([ids[:, 120:], *states])
+    np.testing.assert_allclose(np.concatenate([first, rest], axis=1), whole, atol=1e-4)
+    # One stream in chunks of 50 is the whole text read at once; 4 streams start cold 4 times.
+    tokens = ids[0].numpy()
+    one, count = streaming_loss(trained_run.model, tokens, chunk=50, streams=1)
+    logits = trained_run.model(tokens[None, :-1])[0]
+    expected = tf.keras.losses.sparse_categorical_crossentropy(tokens[1:], logits, from_logits=True)
+    assert count == 199 and abs(one - float(tf.reduce_mean(expected))) < 1e-4
+    evaluated = trained_run.evaluate(str(corpus))["model"]
+    assert evaluated["streaming_loss"] <= evaluated["loss"] + 0.5
+
+
 def test_resume_continues_from_the_checkpoint(corpus, tmp_path):
     out = tmp_path / "run"
     rnnkit.train(str(corpus), out=out, **TINY)
@@ -172,7 +199,7 @@ def test_word_level(tmp_path):
     run = rnnkit.train(str(path), out=tmp_path / "run", level="word", vocab_size=20, **TINY)
     vocabulary = json.loads((run.path / "preprocessor" / "vocabulary.json").read_text())
     assert len(vocabulary["tokens"]) == 18
-    assert set(run.metrics["model"]) == {"loss", "perplexity", "accuracy"}
+    assert set(run.metrics["model"]) == {"loss", "perplexity", "accuracy", "streaming_loss", "streaming_perplexity"}
     text = run.generate("The zebra", length=15, seed=2)[0]
     assert text.startswith("The zebra")
     assert "[UNK]" not in text and " ." not in text and " ," not in text

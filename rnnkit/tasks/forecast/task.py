@@ -62,6 +62,9 @@ class ForecastTask(Task):
                help="Steps forecast at once; one season when not given."),
         Option("window", "data", type=int, nullable=True, check=integer(2), panel=FORECAST,
                help="Past steps each forecast reads; two seasons or two horizons (at least 16) when not given."),
+        Option("recurrent_window", "data", type=int, nullable=True, check=integer(1), panel=FORECAST,
+               help="The window's last steps the recurrent layers read (the linear part reads all of it); the "
+                    "horizon, at most two cycles of the shortest season, at least 16, when not given."),
         Option("season", "data", type=int, nullable=True, check=integer(1), panel=FORECAST,
                help="Steps per seasonal cycle; from the time step when not given (monthly 12, weekly 52, daily 7, "
                     "hourly 24)."),
@@ -129,7 +132,11 @@ class ForecastTask(Task):
         window = config.data.window or _long_window(_default_window(seasons[0], horizon, train_end), seasons, horizon,
                                                     train_end)
         # The linear part carries the seasons; the recurrent layers read the recent steps.
-        recurrent = config.data.window or min(window, max(min(horizon, 2 * seasons[0]), RECURRENT_STEPS))
+        asked_recurrent = config.data.recurrent_window
+        recurrent = asked_recurrent or min(window, max(min(horizon, 2 * seasons[0]), RECURRENT_STEPS))
+        if recurrent > window:
+            raise ConfigError(f"--recurrent-window {recurrent} is longer than the window of {window} steps it is part "
+                              f"of. Pass --recurrent-window {window} or less, or a longer --window.")
         seasons = [s for s in seasons if s <= window] or [season]
         asked = (f"--window {window}" if config.data.window else f"a window of {window} steps") + (
             f" and --horizon {horizon}" if config.data.horizon else f" and a horizon of {horizon} (one season)")
@@ -150,7 +157,7 @@ class ForecastTask(Task):
 
             transform = choose_transform(targets, seasons[0])
         config.data.horizon, config.data.window = horizon, window
-        config.data.season = season
+        config.data.recurrent_window, config.data.season = recurrent, season
         config.data.target_columns = series.targets
         config.data.feature_columns = series.features
         config.data.time_column = series.time_column
@@ -159,10 +166,13 @@ class ForecastTask(Task):
             if preprocessor.columns != series.columns:
                 raise DataError(f"{series.name} has the columns {', '.join(series.columns)}, but the run being resumed "
                                 f"was trained on {', '.join(preprocessor.columns)}. Resume with the same data.")
-            if (preprocessor.window, preprocessor.horizon) != (window, horizon):
-                raise ConfigError(f"The run being resumed has --window {preprocessor.window} and --horizon "
-                                  f"{preprocessor.horizon}; they cannot change on --resume. Drop those options, or "
-                                  "train a new run.")
+            recorded = preprocessor.recurrent_window or preprocessor.window
+            if asked_recurrent is None:  # a run from before --recurrent-window reads its whole window
+                recurrent = config.data.recurrent_window = recorded
+            if (preprocessor.window, preprocessor.horizon, recorded) != (window, horizon, recurrent):
+                raise ConfigError(f"The run being resumed has --window {preprocessor.window}, --horizon "
+                                  f"{preprocessor.horizon} and --recurrent-window {recorded}; they cannot change on "
+                                  "--resume. Drop those options, or train a new run.")
         else:
             preprocessor = fit_preprocessor(series.values[:train_end], series.columns, series.num_targets, window,
                                             horizon, season, series.time_column, series.step, transform=transform,

@@ -192,6 +192,8 @@ class TextGenTask(Task):
         }
         if len(held_out) < len(prepared.validation):
             scored["portion"] = round(len(held_out) / len(prepared.validation), 4)
+        scored["model"].update(_streaming_metrics(inference.model, held_out, config.data.sequence_length,
+                                                  vocabulary.level))
         return scored
 
     def next_steps(self, run) -> list[str]:
@@ -231,7 +233,8 @@ class TextGenTask(Task):
         counts = np.array([0, vocabulary.unknown_count, *vocabulary.counts])
         return {
             "split": "test",
-            "model": _model_metrics(run.model, dataset, vocabulary.level),
+            "model": _model_metrics(run.model, dataset, vocabulary.level)
+            | _streaming_metrics(run.model, ids, run.config.data.sequence_length, vocabulary.level),
             "baselines": {"unigram": metrics.unigram_metrics(counts, ids, vocabulary.level)},
         }
 
@@ -322,6 +325,19 @@ def _page_releaser(ids) -> Callable[[], None]:
     if mapping is None or getattr(ids, "mode", None) != "r" or not hasattr(mmap, "MADV_DONTNEED"):
         return lambda: None
     return lambda: mapping.madvise(mmap.MADV_DONTNEED)
+
+
+def _streaming_metrics(model, ids, chunk: int, level: str) -> dict[str, float]:
+    """The loss over the held-out text read as long streams with carried state (see
+    `rnnkit.tasks.textgen.streaming`), as `streaming_loss` and `streaming_bits_per_char` (or
+    `streaming_perplexity`), with `streaming_tokens` when only the start was read."""
+    from rnnkit.tasks.textgen import metrics
+    from rnnkit.tasks.textgen.streaming import MAX_TOKENS, streaming_loss
+
+    loss, tokens = streaming_loss(model, ids, chunk)
+    metric = metrics.unit_metric(level)
+    found = {"streaming_loss": loss, f"streaming_{metric}": metrics.convert(loss, metric)}
+    return found | ({"streaming_tokens": tokens} if len(ids) - 1 > MAX_TOKENS else {})
 
 
 def _model_metrics(model, dataset, level: str) -> dict[str, float]:
