@@ -128,3 +128,24 @@ def test_aclimdb_folder_reports_on_its_test_split(tmp_path):
     assert run.task == "sentiment" and run.metrics["split"] == "test"
     assert sum(map(sum, run.metrics["model"]["confusion_matrix"])) == 20
     assert run.config.data_summary["classes"] == {"neg": 36, "pos": 36}
+
+
+def test_a_bigram_branch_inside_the_model_and_its_savedmodel(tmp_path):
+    import numpy as np
+    import tensorflow as tf
+
+    from rnnkit.tasks.sentiment.layers import HashedBigrams
+
+    pairs = HashedBigrams(vocabulary_size=10, buckets=7)(np.array([[3, 4, 1, 5, 0, 0]]))
+    # ids 3,4 -> (3*10+4) % 7 + 1 = 7; pairs with [UNK] (1) or padding (0) -> 0.
+    assert pairs.numpy().tolist() == [[7, 0, 0, 0, 0]]
+    data = make_reviews(tmp_path / "reviews.csv", rows=200)
+    run = rnnkit.train(str(data), out=tmp_path / "run", bigrams=500, **TINY_SENTIMENT)
+    assert run.model.get_layer("bigram_embedding").input_dim == 501
+    texts = ["a wonderful, moving film", "dull and far too long"]
+    expected = [item["probabilities"] for item in run.predict(texts)]
+    served = tf.saved_model.load(str(run.export(tmp_path / "sm"))).signatures["serving_default"](text=tf.constant(texts))
+    labels = run.metrics["labels"]
+    np.testing.assert_allclose(served["probabilities"].numpy(), [[p[label] for label in labels] for p in expected],
+                               rtol=1e-5)
+    assert rnnkit.load(run.path).predict(texts) == run.predict(texts)  # model.keras reloads the branch

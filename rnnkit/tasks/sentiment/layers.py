@@ -8,6 +8,37 @@ from keras import ops
 
 
 @keras.saving.register_keras_serializable(package="rnnkit")
+class HashedBigrams(keras.layers.Layer):
+    """Token ids `[batch, steps]` -> ids of each pair of neighbouring words, hashed into
+    `buckets` (1..buckets; 0 where either word is padding or [UNK]), for a fastText-style
+    bigram branch (Joulin et al. 2017) computed inside the model from the ids it already has.
+
+    Args:
+        vocabulary_size: the size of the token vocabulary (ids below it).
+        buckets: how many bigram ids there are.
+    """
+
+    def __init__(self, vocabulary_size: int, buckets: int, **kwargs):
+        super().__init__(**kwargs)
+        self.vocabulary_size = int(vocabulary_size)
+        self.buckets = int(buckets)
+
+    def call(self, inputs):
+        ids = ops.cast(inputs, "int64")
+        first, second = ids[:, :-1], ids[:, 1:]
+        known = ops.logical_and(first > 1, second > 1)  # 0: padding, 1: [UNK]
+        pair = (first * self.vocabulary_size + second) % self.buckets + 1
+        return ops.where(known, pair, ops.zeros_like(pair))
+
+    def compute_output_shape(self, input_shape):
+        steps = input_shape[1]
+        return (input_shape[0], None if steps is None else max(steps - 1, 0))
+
+    def get_config(self):
+        return {**super().get_config(), "vocabulary_size": self.vocabulary_size, "buckets": self.buckets}
+
+
+@keras.saving.register_keras_serializable(package="rnnkit")
 class MaskedGlobalMaxPooling1D(keras.layers.Layer):
     """Max over time of the unmasked steps only.
 

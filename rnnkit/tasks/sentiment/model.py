@@ -8,13 +8,25 @@ def build_classifier_model(config, vocabulary_size: int, num_classes: int):
     import keras
 
     from rnnkit.backbone import build_recurrent_stack
-    from rnnkit.tasks.sentiment.layers import MaskedGlobalMaxPooling1D
+    from rnnkit.tasks.sentiment.layers import HashedBigrams, MaskedGlobalMaxPooling1D
 
     inputs = keras.Input(shape=(None,), dtype="int64", name="token_ids")
-    x = keras.layers.Embedding(vocabulary_size, config.model.embedding_dim, mask_zero=True, name="embedding")(inputs)
+    embedded = keras.layers.Embedding(vocabulary_size, config.model.embedding_dim, mask_zero=True,
+                                      name="embedding")(inputs)
+    x = embedded
     for layer in build_recurrent_stack(config.model, return_sequences=True):
         x = layer(x)
     x = MaskedGlobalMaxPooling1D(name="max_over_time")(x)
+    buckets = getattr(config.model, "bigram_buckets", 0)
+    if buckets:
+        # fastText beside the recurrent branch: the mean of the words' and the hashed word
+        # pairs' embeddings, which a linear layer reads well (Joulin et al. 2017).
+        bigrams = HashedBigrams(vocabulary_size, buckets, name="bigrams")(inputs)
+        pairs = keras.layers.Embedding(buckets + 1, config.model.embedding_dim, mask_zero=True,
+                                       name="bigram_embedding")(bigrams)
+        words = keras.layers.GlobalAveragePooling1D(name="mean_words")(embedded)
+        pairs = keras.layers.GlobalAveragePooling1D(name="mean_bigrams")(pairs)
+        x = keras.layers.Concatenate(name="branches")([x, words, pairs])
     binary = num_classes == 2
     outputs = keras.layers.Dense(1 if binary else num_classes, activation="sigmoid" if binary else "softmax",
                                  dtype="float32", name="probabilities")(x)

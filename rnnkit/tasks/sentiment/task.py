@@ -54,6 +54,9 @@ class SentimentTask(Task):
                help="Token embedding size."),
         Option("bidirectional", "model", default=True, type=bool, negative="--unidirectional", panel=MODEL,
                help="Bidirectional recurrent layers."),
+        Option("bigrams", "model", key="bigram_buckets", default=0, type=int, check=integer(0), panel=MODEL,
+               help="Hashed word-pair buckets of a fastText branch (mean word and word-pair embeddings) beside "
+                    "the recurrent one; 0 for none."),
         Option("class_weight", "training", default="auto", choices=CLASS_WEIGHTS, panel=TRAINING,
                help="Weigh classes inversely to their frequency (auto: when the largest is over 3x the smallest)."),
     )
@@ -214,9 +217,9 @@ class SentimentTask(Task):
         return build_classifier_module(model, preprocessor)
 
     def custom_objects(self) -> dict[str, Any]:
-        from rnnkit.tasks.sentiment.layers import MaskedGlobalMaxPooling1D
+        from rnnkit.tasks.sentiment.layers import HashedBigrams, MaskedGlobalMaxPooling1D
 
-        return {"MaskedGlobalMaxPooling1D": MaskedGlobalMaxPooling1D}
+        return {"MaskedGlobalMaxPooling1D": MaskedGlobalMaxPooling1D, "HashedBigrams": HashedBigrams}
 
     # -- metrics ----------------------------------------------------------------------------
 
