@@ -43,7 +43,7 @@ def generate(
                                   num_samples=num_samples, seed=seed, xla=xla)
     if json_output:
         typer.echo(json.dumps({"samples": samples, "prompt": prompt, "length": length,
-                               "temperature": temperature, "seed": seed}, ensure_ascii=False))
+                               "temperature": temperature, "seed": seed, "xla": xla}, ensure_ascii=False))
         return
     for index, sample in enumerate(samples):
         if len(samples) > 1:

@@ -348,11 +348,10 @@ def _series(name: str, head: Table, source: ColumnSource, target: list[str] | No
         how = "by time" if times is not None else "linearly"
         notes.append(f"{name}: interpolated {filled} missing value(s) {how} ({shown}). "
                      "Pass --missing error to stop instead.")
-    candidates = seasons_for(step, times)
-    detected = candidates[0] if season is None else season
+    candidates = seasons_for(step, times) if season is None else (season,)  # --season replaces them
     series = Series(name=name, columns=columns, num_targets=len(targets), values=values, times=times,
-                    time_column=time_column, step=step, season=detected,
-                    seasons=tuple(sorted({*candidates, detected})), notes=notes, filled=filled)
+                    time_column=time_column, step=step, season=candidates[0], seasons=candidates, notes=notes,
+                    filled=filled)
     return series
 
 

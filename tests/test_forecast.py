@@ -150,7 +150,7 @@ def test_seasons_read_from_the_time_step(tmp_path):
         series = open_series(make_series(tmp_path / f"{freq}.csv", rows=60, freq=freq), target=["value"])
         assert series.seasons == expected and series.season == expected[0], freq
     given = open_series(make_series(tmp_path / "given.csv", rows=60, freq="h"), target=["value"], season=12)
-    assert given.season == 12 and given.seasons == (12, 24, 168)
+    assert given.season == 12 and given.seasons == (12,)  # --season replaces the detected cycles
 
 
 def test_half_hourly_data_reads_its_week_and_scores_by_the_better_season(tmp_path):
@@ -186,6 +186,7 @@ def test_model_auto_keeps_the_seasonal_naive_forecast_when_it_is_better(tmp_path
     assert run.config.model.forecaster == "auto" and run.metrics["forecaster"] == "seasonal_naive"
     forecast = run.forecast(str(data))["forecast"]
     np.testing.assert_allclose([item["value"] for item in forecast], values[84:90], atol=1e-3)
+    assert all(item["lower"] <= item["value"] <= item["upper"] for item in forecast)
     assert run.metrics["model"]["mae"] < 1e-3
     served = run.export(tmp_path / "sm")
     import tensorflow as tf
@@ -211,3 +212,24 @@ def test_the_simple_forecasters_in_the_graph_match_numpy():
             expected = simple_forecasts(preprocessor, windows)[name][..., 0]
             np.testing.assert_allclose(out["forecast"].numpy(), expected, rtol=1e-4)
             np.testing.assert_allclose(out["upper"].numpy() - out["forecast"].numpy(), 2.0, rtol=1e-4)
+
+
+def test_a_log_run_refuses_values_it_cannot_take_the_log_of(tmp_path):
+    import pandas as pd
+
+    steps = np.arange(96)
+    values = np.exp(4 + 0.01 * steps + 0.2 * np.sin(2 * np.pi * steps / 12))
+    times = pd.date_range("2000-01-01", periods=96, freq="MS")
+    data = _write(tmp_path / "growing.csv", times, values)
+    run = rnnkit.train(str(data), task="forecast", target="load", out=tmp_path / "run", units=8, epochs=1, seed=1,
+                       horizon=6, window=24)
+    assert run.config.data_summary["transform"] == "log" and run.config.data.transform == "log"
+    values[-3] = 0.0
+    with pytest.raises(rnnkit.DataError, match="models their logarithm"):
+        run.forecast(str(_write(tmp_path / "zero.csv", times, values)))
+    with pytest.raises(rnnkit.DataError, match="--transform log needs positive values"):
+        rnnkit.train(str(tmp_path / "zero.csv"), task="forecast", target="load", out=tmp_path / "r2", epochs=1,
+                     transform="log")
+    auto = rnnkit.train(str(tmp_path / "zero.csv"), task="forecast", target="load", out=tmp_path / "r3", units=8,
+                        epochs=1, seed=1, horizon=6, window=24)
+    assert auto.config.data.transform == "none"

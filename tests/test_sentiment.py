@@ -136,9 +136,15 @@ def test_a_bigram_branch_inside_the_model_and_its_savedmodel(tmp_path):
 
     from rnnkit.tasks.sentiment.layers import HashedBigrams
 
+    from rnnkit.tasks.sentiment.layers import PAIR_PRIME
+
     pairs = HashedBigrams(vocabulary_size=10, buckets=7)(np.array([[3, 4, 1, 5, 0, 0]]))
-    # ids 3,4 -> (3*10+4) % 7 + 1 = 7; pairs with [UNK] (1) or padding (0) -> 0.
-    assert pairs.numpy().tolist() == [[7, 0, 0, 0, 0]]
+    # Pairs with [UNK] (1) or padding (0) are 0.
+    assert pairs.numpy().tolist() == [[(3 * PAIR_PRIME + 4) % 7 + 1, 0, 0, 0, 0]]
+    # With a vocabulary of 20,000 and 50,000 buckets (a common factor of 10,000), the first
+    # word still matters: 100 first words give 100 buckets.
+    many = HashedBigrams(vocabulary_size=20000, buckets=50000)(np.array([[w, 7] for w in range(2, 102)]))
+    assert len(set(many.numpy().ravel().tolist())) == 100
     data = make_reviews(tmp_path / "reviews.csv", rows=200)
     run = rnnkit.train(str(data), out=tmp_path / "run", bigrams=500, **TINY_SENTIMENT)
     assert run.model.get_layer("bigram_embedding").input_dim == 501
@@ -149,3 +155,5 @@ def test_a_bigram_branch_inside_the_model_and_its_savedmodel(tmp_path):
     np.testing.assert_allclose(served["probabilities"].numpy(), [[p[label] for label in labels] for p in expected],
                                rtol=1e-5)
     assert rnnkit.load(run.path).predict(texts) == run.predict(texts)  # model.keras reloads the branch
+    lone = run.predict(["wonderful", "qwertyuiop"])  # no word pair at all: still a prediction
+    assert all(np.isfinite(list(item["probabilities"].values())).all() for item in lone)

@@ -135,7 +135,9 @@ def check_on_validation(model, preprocessor: SeriesPreprocessor, values: np.ndar
     simple_quantiles = {}
     for name in SIMPLE_FORECASTERS:
         errors = actual - forecasts[name]
-        simple_quantiles[name] = [[float(np.quantile(errors[..., k][scored[..., k]], q)) for q in (0.1, 0.9)]
+        # Never above / below 0, so that the interval contains the forecast even when it is biased.
+        simple_quantiles[name] = [[min(float(np.quantile(errors[..., k][scored[..., k]], 0.1)), 0.0),
+                                   max(float(np.quantile(errors[..., k][scored[..., k]], 0.9)), 0.0)]
                                   for k in range(targets)]
     return {
         "errors": {name: relative_error(forecast) for name, forecast in forecasts.items()},

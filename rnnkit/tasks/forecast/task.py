@@ -128,16 +128,16 @@ class ForecastTask(Task):
         # The cycles the training part is long enough to check; the seasonal naive forecast
         # (and MASE) takes the one that forecasts it best, unless --season named one.
         seasons = [s for s in series.seasons if s > 1 and train_end >= 2 * s] or [series.season]
-        season = series.season if config.data.season else _best_season(targets, seasons)
         window = config.data.window or _long_window(_default_window(seasons[0], horizon, train_end), seasons, horizon,
                                                     train_end)
+        seasons = [s for s in seasons if s <= window] or [min(seasons)]
+        season = series.season if config.data.season else _best_season(targets, seasons)
         # The linear part carries the seasons; the recurrent layers read the recent steps.
         asked_recurrent = config.data.recurrent_window
         recurrent = asked_recurrent or min(window, max(min(horizon, 2 * seasons[0]), RECURRENT_STEPS))
         if recurrent > window:
             raise ConfigError(f"--recurrent-window {recurrent} is longer than the window of {window} steps it is part "
                               f"of. Pass --recurrent-window {window} or less, or a longer --window.")
-        seasons = [s for s in seasons if s <= window] or [season]
         asked = (f"--window {window}" if config.data.window else f"a window of {window} steps") + (
             f" and --horizon {horizon}" if config.data.horizon else f" and a horizon of {horizon} (one season)")
         if length < window + 3 * horizon:
@@ -148,16 +148,19 @@ class ForecastTask(Task):
             raise DataError(f"{series.name} has {length} rows: --val-split {config.data.val_split} holds out {held_out} "
                             f"each for validation and testing, leaving {train_end} for training, fewer than one window "
                             f"of {window + horizon} ({asked}). Lower --val-split, --window or --horizon.")
-        if config.data.transform == "log" and not np.all(targets > 0):
-            raise DataError(f"--transform log needs positive values, but the training part of {series.name} has values "
-                            f"<= 0 in {', '.join(series.targets)}. Pass --transform none (or auto).")
+        # Every row is some window's input (the test part's too), so all must be positive for a log.
+        positive = bool(np.all(series.values[:, :series.num_targets] > 0))
+        if config.data.transform == "log" and not positive:
+            raise DataError(f"--transform log needs positive values, but {series.name} has values <= 0 in "
+                            f"{', '.join(series.targets)}. Pass --transform none (or auto).")
         transform = {"log": "log", "none": None}.get(config.data.transform, None)
-        if config.data.transform == "auto":
+        if config.data.transform == "auto" and positive:
             from rnnkit.tasks.forecast.preprocessor import choose_transform
 
             transform = choose_transform(targets, seasons[0])
         config.data.horizon, config.data.window = horizon, window
         config.data.recurrent_window, config.data.season = recurrent, season
+        config.data.transform = transform or "none"  # resolved, so --config repeats the run
         config.data.target_columns = series.targets
         config.data.feature_columns = series.features
         config.data.time_column = series.time_column
@@ -325,6 +328,8 @@ class ForecastTask(Task):
 
     def read(self, run, data, purpose: str):
         """The series in `data` (a file, built-in name or DataFrame) with the run's columns."""
+        import numpy as np
+
         preprocessor = self.preprocessor(run)
         series = load_series_for(run, data, preprocessor, purpose)
         for note in series.notes:
@@ -336,6 +341,10 @@ class ForecastTask(Task):
         if len(series) < preprocessor.window:
             raise DataError(f"{series.name} has {len(series)} rows; the run reads the last {preprocessor.window} "
                             f"(its --window) to forecast. Pass at least {preprocessor.window} rows.")
+        if preprocessor.log_targets and not np.all(series.values[:, :preprocessor.num_targets] > 0):
+            raise DataError(f"{series.name} has values <= 0 in {', '.join(preprocessor.targets)}, but the run models "
+                            "their logarithm (--transform log, or auto on positive training data). Pass positive "
+                            "values, or retrain with --transform none.")
         return series
 
     def forecast(self, run, data, horizon: int | None = None, plot: str | Path | None = None) -> dict[str, Any]:

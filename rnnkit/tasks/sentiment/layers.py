@@ -7,11 +7,40 @@ import numpy as np
 from keras import ops
 
 
+PAIR_PRIME = 2_147_483_647  # 2**31 - 1; ids below 2**32 keep the product within int64
+
+
+@keras.saving.register_keras_serializable(package="rnnkit")
+class MaskedMean(keras.layers.Layer):
+    """The mean over the unmasked steps `[batch, steps, features]` -> `[batch, features]`; 0 for a
+    row with none (Keras' `GlobalAveragePooling1D` divides by zero there: a text of one word has
+    no word pair)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def call(self, inputs, mask=None):
+        if mask is None:
+            mask = ops.ones(ops.shape(inputs)[:2], dtype="bool")
+        weights = ops.expand_dims(ops.cast(mask, inputs.dtype), -1)
+        total = ops.sum(inputs * weights, axis=1)
+        return total / ops.maximum(ops.sum(weights, axis=1), ops.cast(1.0, inputs.dtype))
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[2])
+
+
 @keras.saving.register_keras_serializable(package="rnnkit")
 class HashedBigrams(keras.layers.Layer):
     """Token ids `[batch, steps]` -> ids of each pair of neighbouring words, hashed into
     `buckets` (1..buckets; 0 where either word is padding or [UNK]), for a fastText-style
     bigram branch (Joulin et al. 2017) computed inside the model from the ids it already has.
+    The first word is multiplied by a large prime (no common factor with any bucket count
+    below it), so every word of the pair changes the bucket.
 
     Args:
         vocabulary_size: the size of the token vocabulary (ids below it).
@@ -27,7 +56,7 @@ class HashedBigrams(keras.layers.Layer):
         ids = ops.cast(inputs, "int64")
         first, second = ids[:, :-1], ids[:, 1:]
         known = ops.logical_and(first > 1, second > 1)  # 0: padding, 1: [UNK]
-        pair = (first * self.vocabulary_size + second) % self.buckets + 1
+        pair = (first * PAIR_PRIME + second) % self.buckets + 1
         return ops.where(known, pair, ops.zeros_like(pair))
 
     def compute_output_shape(self, input_shape):

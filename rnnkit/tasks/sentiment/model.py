@@ -8,7 +8,7 @@ def build_classifier_model(config, vocabulary_size: int, num_classes: int):
     import keras
 
     from rnnkit.backbone import build_recurrent_stack
-    from rnnkit.tasks.sentiment.layers import HashedBigrams, MaskedGlobalMaxPooling1D
+    from rnnkit.tasks.sentiment.layers import HashedBigrams, MaskedGlobalMaxPooling1D, MaskedMean
 
     inputs = keras.Input(shape=(None,), dtype="int64", name="token_ids")
     embedded = keras.layers.Embedding(vocabulary_size, config.model.embedding_dim, mask_zero=True,
@@ -24,8 +24,8 @@ def build_classifier_model(config, vocabulary_size: int, num_classes: int):
         bigrams = HashedBigrams(vocabulary_size, buckets, name="bigrams")(inputs)
         pairs = keras.layers.Embedding(buckets + 1, config.model.embedding_dim, mask_zero=True,
                                        name="bigram_embedding")(bigrams)
-        words = keras.layers.GlobalAveragePooling1D(name="mean_words")(embedded)
-        pairs = keras.layers.GlobalAveragePooling1D(name="mean_bigrams")(pairs)
+        words = MaskedMean(name="mean_words")(embedded)
+        pairs = MaskedMean(name="mean_bigrams")(pairs)
         x = keras.layers.Concatenate(name="branches")([x, words, pairs])
     binary = num_classes == 2
     outputs = keras.layers.Dense(1 if binary else num_classes, activation="sigmoid" if binary else "softmax",

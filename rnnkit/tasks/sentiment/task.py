@@ -217,9 +217,10 @@ class SentimentTask(Task):
         return build_classifier_module(model, preprocessor)
 
     def custom_objects(self) -> dict[str, Any]:
-        from rnnkit.tasks.sentiment.layers import HashedBigrams, MaskedGlobalMaxPooling1D
+        from rnnkit.tasks.sentiment.layers import HashedBigrams, MaskedGlobalMaxPooling1D, MaskedMean
 
-        return {"MaskedGlobalMaxPooling1D": MaskedGlobalMaxPooling1D, "HashedBigrams": HashedBigrams}
+        return {"MaskedGlobalMaxPooling1D": MaskedGlobalMaxPooling1D, "HashedBigrams": HashedBigrams,
+                "MaskedMean": MaskedMean}
 
     # -- metrics ----------------------------------------------------------------------------
 
