@@ -26,7 +26,7 @@ def test_train_generate_evaluate_export(tmp_path):
     assert first.exit_code == 0, first.output
     generated = json.loads(first.stdout)
     assert generated == json.loads(second.stdout)
-    assert set(generated) == {"samples", "prompt", "length", "temperature", "seed"}
+    assert set(generated) == {"samples", "prompt", "length", "temperature", "seed", "xla"}
     assert generated["seed"] == 7 and generated["samples"][0].startswith("The ")
 
     many = runner.invoke(app, ["generate", str(out), "--num-samples", "3", "--top-k", "5", "--top-p", "0.9",
