@@ -18,7 +18,7 @@ def recurrent_layer_class(cell: str):
     return getattr(keras.layers, RECURRENT_LAYERS[cell])
 
 
-def build_recurrent_stack(config: Any, return_sequences: bool = True, name: str = "rnn"):
+def build_recurrent_stack(config: Any, return_sequences: bool = True, name: str = "rnn", return_state: bool = False):
     """Return the list of layers `[rnn_0, dropout_0, rnn_1, ...]` for `config`.
 
     Args:
@@ -27,6 +27,8 @@ def build_recurrent_stack(config: Any, return_sequences: bool = True, name: str 
         return_sequences: whether the last recurrent layer returns the whole sequence.
             Defaults to `True`.
         name: prefix of the layer names. Defaults to `"rnn"`.
+        return_state: whether each recurrent layer also returns its last state (`[output, *states]`),
+            which a stateful caller passes back as `initial_state`. Defaults to `False`.
 
     Example:
         >>> from types import SimpleNamespace
@@ -43,6 +45,7 @@ def build_recurrent_stack(config: Any, return_sequences: bool = True, name: str 
         layer = layer_class(
             config.units,
             return_sequences=return_sequences or not last,
+            return_state=return_state,
             name=f"{name}_{index}",
         )
         if getattr(config, "bidirectional", False):

@@ -8,6 +8,8 @@ them pairs new weights with an old epoch. A checkpoint here is:
 
     checkpoints/training_metadata.json   {"epoch", "batch", "weights", "random", "metrics"}
     checkpoints/weights-<id>.weights.h5  the model's and the optimizer's variables
+    checkpoints/carried-<id>.npz         mid-epoch, stateful training: the recurrent states carried
+                                         to the next batch (not model weights)
 
 The weights go to a new file first, then the metadata naming it is replaced atomically: the
 metadata always names a complete file, whatever moment a process is killed at. A checkpoint
@@ -20,14 +22,17 @@ driver's (`rnnkit.training`): it trains on one stream of epochs and skips to the
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import keras
+import numpy as np
 
 from rnnkit.atomic import write_json_atomic
 
+log = logging.getLogger("rnnkit")
 METADATA_FILE = "training_metadata.json"
 _LEGACY_WEIGHTS = "latest.weights.h5"
 
@@ -52,6 +57,8 @@ def save(model, directory: str | Path, position: Position) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     name = f"weights-{position.epoch}-{position.batch}-{secrets.token_hex(4)}.weights.h5"
     model.save_weights(str(directory / name))
+    carried = _save_carried(model, directory, name.replace("weights-", "carried-").replace(".weights.h5", ".npz"),
+                            position)
     write_json_atomic(directory / METADATA_FILE, {
         "epoch": position.epoch,
         "batch": position.batch,
@@ -59,9 +66,10 @@ def save(model, directory: str | Path, position: Position) -> None:
         # Not in the weights file: without them a resumed run draws other dropout masks.
         "random": [_values(variable) for variable in _seed_states(model)],
         "metrics": position.metrics,
+        **({"carried": carried} if carried else {}),
     })
-    for stale in directory.glob("*.h5*"):
-        if stale.name != name:
+    for stale in [*directory.glob("*.h5*"), *directory.glob("carried-*.npz")]:
+        if stale.name not in (name, carried):
             stale.unlink(missing_ok=True)
 
 
@@ -79,7 +87,32 @@ def load(model, directory: str | Path) -> Position:
     if len(saved) == len(states):
         for variable, value in zip(states, saved):
             variable.assign(keras.ops.convert_to_tensor(value, dtype=variable.dtype))
+    carried = getattr(model, "carried_states", None)
+    if carried is not None and metadata.get("carried"):
+        with np.load(directory / metadata["carried"]) as saved:
+            values = [[saved[f"s{state}_r{replica}"] for replica in range(int(saved[f"s{state}_replicas"]))]
+                      for state in range(int(saved["states"]))]
+        if not carried.restore(values):
+            log.warning("The checkpoint's carried recurrent states do not fit this training (another number of "
+                        "replicas?): the streams go on from a zero state.")
     return Position(int(metadata["epoch"]), int(metadata.get("batch", 0)), metadata.get("metrics", []))
+
+
+def _save_carried(model, directory: Path, name: str, position: Position) -> str | None:
+    """Mid-epoch, the states stateful training carries into the next batch, in `name`; the file's name or None.
+
+    At an epoch's end there is nothing to keep: every pass starts from a zero state.
+    """
+    carried = getattr(model, "carried_states", None)
+    if carried is None or position.batch == 0:
+        return None
+    arrays = {"states": np.array(len(carried.variables))}
+    for state, replicas in enumerate(carried.values()):
+        arrays[f"s{state}_replicas"] = np.array(len(replicas))
+        arrays.update({f"s{state}_r{replica}": value for replica, value in enumerate(replicas)})
+    with open(directory / name, "wb") as file:
+        np.savez(file, **arrays)
+    return name
 
 
 def metric_values(model) -> list[list]:

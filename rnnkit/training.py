@@ -328,6 +328,10 @@ def _fit(task_object, config: Config, prepared, work: Path, strategy, resume: bo
         # that step twice (once to create them): seconds of every run, more for large models.
         model.optimizer.build(model.trainable_variables)
     start = _restore(model, resume_from) if resume else checkpoints.Position()
+    carried = getattr(model, "carried_states", None)
+    if carried is not None and worker is not None and not worker.chief:
+        # The checkpoint holds the chief's streams' states; this worker reads other streams.
+        carried.clear()
     if worker is None:
         fitter = _KerasFit(model, interrupts.take)
     else:

@@ -157,3 +157,24 @@ def test_a_bigram_branch_inside_the_model_and_its_savedmodel(tmp_path):
     assert rnnkit.load(run.path).predict(texts) == run.predict(texts)  # model.keras reloads the branch
     lone = run.predict(["wonderful", "qwertyuiop"])  # no word pair at all: still a prediction
     assert all(np.isfinite(list(item["probabilities"].values())).all() for item in lone)
+
+
+def test_head_tail_truncation_keeps_a_long_texts_start_and_end(tmp_path):
+    import tensorflow as tf
+
+    from rnnkit.tasks.sentiment.preprocessor import TextClassificationPreprocessor
+
+    words = [f"w{i}" for i in range(20)]
+    texts = tf.constant([" ".join(words), "w3 w4 w5", " ".join(words[:9])])
+    kept = {}
+    for truncate in ("keep_last", "head_tail"):
+        preprocessor = TextClassificationPreprocessor(tokens=words, sequence_length=8, labels=["a", "b"],
+                                                      label_counts=[1, 1], truncate=truncate)
+        preprocessor.save(tmp_path / truncate)
+        loaded = TextClassificationPreprocessor.load(tmp_path / truncate)
+        assert loaded.truncate == truncate
+        kept[truncate] = [[words[i - 2] for i in row] for row in loaded.encode(texts).to_list()]
+    assert kept["keep_last"][0] == words[12:]
+    assert kept["head_tail"][0] == words[:2] + words[14:]
+    assert kept["head_tail"][1] == kept["keep_last"][1] == ["w3", "w4", "w5"]  # a short text is all kept
+    assert kept["head_tail"][2] == words[:2] + words[3:9]

@@ -6,7 +6,8 @@ symbols into a space. Keras' `TextVectorization` then maps words to ids: 0 is pa
 1 is `[UNK]`, then the words by frequency in the training texts.
 
 Sequences keep their *last* `sequence_length` tokens (reviews tend to end on their
-verdict: measured on IMDB, 0.90 vs 0.897 accuracy) and are padded on the right, which
+verdict: measured on IMDB, 0.90 vs 0.897 accuracy), or with `truncate="head_tail"` the first
+quarter of them from the text's start and the rest from its end; they are padded on the right, which
 is what cuDNN needs. A text with no tokens at all becomes a single `[UNK]`: a fully
 masked row would make Keras' cuDNN path fail instead of falling back.
 """
@@ -23,6 +24,7 @@ from rnnkit.errors import RunError
 PAD, UNK = "", "[UNK]"
 STANDARDIZE = "lower_strip_html_and_punctuation"
 UNK_ID = 1
+TRUNCATIONS = ("keep_last", "head_tail")
 _CONFIG_FILE = "text_classification.json"
 _VOCABULARY_FILE = "vocabulary.txt"
 
@@ -43,15 +45,19 @@ class TextClassificationPreprocessor:
 
     Args:
         tokens: the words for ids 2, 3, ... (0 is padding, 1 is `[UNK]`).
-        sequence_length: tokens kept per text (the last ones).
+        sequence_length: tokens kept per text.
         labels: the class names, in id order.
         label_counts: training examples per class (for the majority baseline).
+        truncate: which tokens a longer text keeps: `"keep_last"` (the last `sequence_length`) or
+            `"head_tail"` (the first `sequence_length // 4` and the last ones up to `sequence_length`).
+            Defaults to `"keep_last"`.
     """
 
     tokens: list[str]
     sequence_length: int
     labels: list[str]
     label_counts: list[int]
+    truncate: str = "keep_last"
 
     @property
     def vocabulary_size(self) -> int:
@@ -77,10 +83,15 @@ class TextClassificationPreprocessor:
         return self._vectorizer
 
     def encode(self, texts):
-        """`tf.string[batch]` -> ragged int64 ids: the last `sequence_length` tokens, never empty."""
+        """`tf.string[batch]` -> ragged int64 ids: at most `sequence_length` tokens (see `truncate`), never empty."""
         import tensorflow as tf
 
-        ids = self.vectorizer()(standardize(texts))[:, -self.sequence_length:]
+        ids = self.vectorizer()(standardize(texts))
+        if self.truncate == "head_tail":
+            head = self.sequence_length // 4
+            ids = tf.concat([ids[:, :head], ids[:, head:][:, -(self.sequence_length - head):]], axis=1)
+        else:
+            ids = ids[:, -self.sequence_length:]
         empty = tf.cast(ids.row_lengths() == 0, tf.int64)
         unknown = tf.RaggedTensor.from_row_lengths(tf.fill([tf.reduce_sum(empty)], tf.constant(UNK_ID, tf.int64)), empty)
         return tf.concat([ids, unknown], axis=1)
@@ -97,7 +108,7 @@ class TextClassificationPreprocessor:
         directory = Path(directory)
         write_text_atomic(directory / _VOCABULARY_FILE, "".join(f"{token}\n" for token in self.tokens))
         write_json_atomic(directory / _CONFIG_FILE, {
-            "standardize": STANDARDIZE, "sequence_length": self.sequence_length, "truncate": "keep_last",
+            "standardize": STANDARDIZE, "sequence_length": self.sequence_length, "truncate": self.truncate,
             "padding": "right", "pad_id": 0, "unk_id": UNK_ID, "labels": self.labels,
             "label_counts": self.label_counts,
         })
@@ -110,15 +121,15 @@ class TextClassificationPreprocessor:
             tokens = (directory / _VOCABULARY_FILE).read_text(encoding="utf-8").split("\n")[:-1]
         except FileNotFoundError as error:
             raise RunError(f"{error.filename} is missing: the run is incomplete.") from None
-        if settings.get("standardize") != STANDARDIZE or settings.get("truncate") != "keep_last":
+        if settings.get("standardize") != STANDARDIZE or settings.get("truncate") not in TRUNCATIONS:
             raise RunError(f"{directory} was written by another rnnkit version (standardize "
                            f"{settings.get('standardize')!r}); train the run again with this one.")
         return cls(tokens=tokens, sequence_length=int(settings["sequence_length"]), labels=list(settings["labels"]),
-                   label_counts=[int(count) for count in settings["label_counts"]])
+                   label_counts=[int(count) for count in settings["label_counts"]], truncate=settings["truncate"])
 
 
 def fit_preprocessor(texts: list[str], labels: list[str], label_counts: list[int], vocabulary_size: int,
-                     sequence_length: int) -> TextClassificationPreprocessor:
+                     sequence_length: int, truncate: str = "keep_last") -> TextClassificationPreprocessor:
     """Fit the vocabulary on `texts` (the training split) with Keras' `TextVectorization.adapt`.
 
     Args:
@@ -127,6 +138,8 @@ def fit_preprocessor(texts: list[str], labels: list[str], label_counts: list[int
         label_counts: training examples per class.
         vocabulary_size: ids in all, padding and `[UNK]` included; `0` keeps every word.
         sequence_length: tokens kept per text.
+        truncate: which tokens a longer text keeps (see `TextClassificationPreprocessor`).
+            Defaults to `"keep_last"`.
     """
     import keras
     import tensorflow as tf
@@ -135,4 +148,4 @@ def fit_preprocessor(texts: list[str], labels: list[str], label_counts: list[int
                                            split="whitespace", output_mode="int")
     layer.adapt(tf.data.Dataset.from_tensor_slices(tf.constant(texts, tf.string)).batch(1024).map(standardize))
     return TextClassificationPreprocessor(tokens=layer.get_vocabulary()[2:], sequence_length=sequence_length,
-                                          labels=labels, label_counts=label_counts)
+                                          labels=labels, label_counts=label_counts, truncate=truncate)

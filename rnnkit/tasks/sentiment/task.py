@@ -43,7 +43,10 @@ class SentimentTask(Task):
     data_description = "labelled texts (a CSV/TSV/JSONL, an aclImdb-style folder or `imdb`)"
     options = (
         Option("max_len", "data", key="sequence_length", default=400, type=int, check=integer(2), panel=DATA,
-               help="Keep the last N tokens of each text."),
+               help="Tokens kept per text (see --truncate)."),
+        Option("truncate", "data", default="keep_last", choices=("keep_last", "head_tail"), panel=DATA,
+               help="A longer text keeps its last --max-len tokens (keep_last), or its first quarter of them and "
+                    "the rest from its end (head_tail)."),
         Option("vocab_size", "data", key="vocabulary_size", default=20000, type=int, check=_vocabulary_size,
                panel=DATA, help="Keep the N most frequent words, the rest become [UNK]; 0 keeps all."),
         Option("text_col", "data", key="text_column", nullable=True, check=non_empty, panel=DATA,
@@ -133,7 +136,7 @@ class SentimentTask(Task):
                                 f"trained on {', '.join(preprocessor.labels)}. Resume with the same data.")
         else:
             preprocessor = fit_preprocessor(train_texts, classes, counts, config.data.vocabulary_size,
-                                            config.data.sequence_length)
+                                            config.data.sequence_length, config.data.truncate)
         weights = _class_weights(config.training.class_weight, counts)
         config.data_summary = {
             "text_column": data.columns[0] if data.columns else None,

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from rnnkit.config import Config
 from rnnkit.errors import ConfigError, DataError
-from rnnkit.options import DATA, MODEL, Option, integer
+from rnnkit.options import DATA, MODEL, Option, integer, number
 from rnnkit.task import PreparedData, Task
 from rnnkit.tasks.textgen.sampling import check_sampling
 from rnnkit.tf_import import import_tensorflow
@@ -44,6 +44,13 @@ class TextGenTask(Task):
         Option("vocab_size", "data", key="vocabulary_size", default=20000, type=int,
                check=integer(0, note=" (0 keeps every token)"), panel=DATA,
                help="Word level: keep the N most frequent tokens, the rest become [UNK]; 0 keeps all."),
+        Option("stateful", "data", default=False, type=bool, negative="--no-stateful", panel=DATA,
+               help="Train on contiguous streams, one per batch row, carrying the recurrent state from batch to "
+                    "batch (truncated backpropagation through time); --no-stateful: random windows from a zero "
+                    "state."),
+        Option("state_reset", "data", default=0.0, type=float, check=number(0, 1, closed="low high"), panel=DATA,
+               help="--stateful: probability that a stream's state is reset before a batch (besides each pass's "
+                    "start)."),
         Option("embedding_dim", "model", default=64, type=int, check=integer(1), panel=MODEL,
                help="Token embedding size."),
     )
@@ -133,6 +140,12 @@ class TextGenTask(Task):
 
     def datasets(self, config: Config, prepared: PreparedData):
         batch = config.training.batch_size
+        if self._stateful(config, prepared, warn=True):
+            from rnnkit.tasks.textgen.streaming import stream_dataset
+
+            train, steps = stream_dataset(prepared.train, config.data.sequence_length, batch, config.training.seed,
+                                          config.data.state_reset)
+            return train, windows_dataset(prepared.validation, config.data.sequence_length, batch), steps
         train = windows_dataset(prepared.train, config.data.sequence_length, batch, shuffle=True,
                                 seed=config.training.seed)
         validation = windows_dataset(prepared.validation, config.data.sequence_length, batch, shuffle=False)
@@ -144,7 +157,36 @@ class TextGenTask(Task):
     def build_model(self, config: Config, prepared: PreparedData):
         from rnnkit.tasks.textgen.model import build_language_model
 
-        return build_language_model(config, prepared.preprocessor.size)
+        model = build_language_model(config, prepared.preprocessor.size)
+        if self._stateful(config, prepared):
+            replicas = import_tensorflow().distribute.get_strategy().num_replicas_in_sync
+            if config.training.batch_size % replicas:
+                raise ConfigError(
+                    f"--stateful needs --batch-size divisible by the {replicas} replicas training it (one stream per "
+                    f"row of each replica's part). Received: batch_size={config.training.batch_size}. Use a multiple "
+                    f"of {replicas}, or --no-stateful.")
+            model.carry_states(config.training.batch_size // replicas)
+        return model
+
+    @staticmethod
+    def _stateful(config: Config, prepared: PreparedData, warn: bool = False) -> bool:
+        """Whether this run trains statefully: asked for, and the training text holds two batches per stream."""
+        from rnnkit.tasks.textgen.streaming import stream_layout
+
+        if not config.data.stateful:
+            return False
+        if stream_layout(len(prepared.train), config.data.sequence_length, config.training.batch_size) is None:
+            if warn:
+                log.warning(f"The training text is too short for {config.training.batch_size} streams of two "
+                            f"{config.data.sequence_length}-token batches: training on random windows instead. "
+                            "Use a smaller --batch-size or --max-len to train statefully.")
+            return False
+        return True
+
+    def custom_objects(self) -> dict[str, Any]:
+        from rnnkit.tasks.textgen.model import LanguageModel
+
+        return {"LanguageModel": LanguageModel}
 
     def compile(self, model, config: Config, optimizer) -> None:
         from rnnkit.tasks.textgen.model import compile_language_model
