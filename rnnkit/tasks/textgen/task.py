@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import math
 import random
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -313,11 +312,12 @@ def windows_dataset(ids: np.ndarray, sequence_length: int, batch_size: int, shuf
     """
     import numpy as np
 
+    from rnnkit.tasks.textgen.streaming import page_releaser
+
     tf = import_tensorflow()
     count = (len(ids) - 1) // sequence_length
     offsets = np.arange(sequence_length + 1)
-
-    release = _page_releaser(ids)
+    release = page_releaser(ids)
 
     def gather(numbers: np.ndarray) -> np.ndarray:
         rows = ids[numbers[:, None] * sequence_length + offsets].astype(np.int32)
@@ -350,23 +350,6 @@ def _permuted(numbers, count: int, seed: int | None):
 
     keys = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2, drop_remainder=True).take(1)
     return keys.flat_map(one_pass)
-
-
-def _page_releaser(ids) -> Callable[[], None]:
-    """For a read-only memory-mapped file, a function that unmaps the pages read so far from this
-    process; for anything else, one that does nothing.
-
-    The kernel maps a whole page-cache folio (often hundreds of KiB) on each touch, so windows drawn
-    at random would soon map the whole file into the process's resident set: reclaimable, but what
-    `top` and the peak RSS report. The pages stay in the page cache; reading them again costs a
-    minor fault (about 0.1 ms per batch of 32 windows, beside steps of many milliseconds).
-    """
-    import mmap
-
-    mapping = getattr(ids, "_mmap", None)  # numpy's handle on the mapping, the same in every slice
-    if mapping is None or getattr(ids, "mode", None) != "r" or not hasattr(mmap, "MADV_DONTNEED"):
-        return lambda: None
-    return lambda: mapping.madvise(mmap.MADV_DONTNEED)
 
 
 def _streaming_metrics(model, ids, chunk: int, level: str) -> dict[str, float]:
