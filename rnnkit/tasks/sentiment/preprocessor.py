@@ -123,7 +123,8 @@ class TextClassificationPreprocessor:
             raise RunError(f"{error.filename} is missing: the run is incomplete.") from None
         if settings.get("standardize") != STANDARDIZE or settings.get("truncate") not in TRUNCATIONS:
             raise RunError(f"{directory} was written by another rnnkit version (standardize "
-                           f"{settings.get('standardize')!r}); train the run again with this one.")
+                           f"{settings.get('standardize')!r}, truncate {settings.get('truncate')!r}); train the run "
+                           "again with this one.")
         return cls(tokens=tokens, sequence_length=int(settings["sequence_length"]), labels=list(settings["labels"]),
                    label_counts=[int(count) for count in settings["label_counts"]], truncate=settings["truncate"])
 

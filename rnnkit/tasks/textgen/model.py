@@ -49,6 +49,12 @@ class LanguageModel(keras.Model):
         # whose extra "reset" input it drops, with this warning; `train_step` reads it.
         warnings.filterwarnings("ignore", message="The structure of `inputs` doesn't match", category=UserWarning)
 
+    def save(self, filepath, overwrite=True, zipped=None, **kwargs):
+        """Saved as the plain functional model it is (the same layers and weights), so that
+        `keras.saving.load_model` reads the file without rnnkit; stateful reading is for training."""
+        plain = keras.Model(self.inputs, self.outputs, name=self.name)
+        plain.save(filepath, overwrite=overwrite, zipped=zipped, **kwargs)
+
     @property
     def carried_states(self):
         """The `CarriedStates` of stateful training, or `None`."""
@@ -76,6 +82,8 @@ class LanguageModel(keras.Model):
     def read_streams(self, tokens, reset, training=False):
         """Logits for `tokens`, each row read on from its carried state (zero where `reset` is 1 or
         true); the states it ends with are carried to the next call."""
+        if self._carried is None:
+            raise RuntimeError("read_streams needs carry_states(rows) first.")
         states = self._carried.read(reset)
         x, position, final = tokens, 0, []
         for layer in self.layers:

@@ -47,7 +47,7 @@ class TextGenTask(Task):
                help="Train on contiguous streams, one per batch row, carrying the recurrent state from batch to "
                     "batch (truncated backpropagation through time); --no-stateful: random windows from a zero "
                     "state."),
-        Option("state_reset", "data", default=0.0, type=float, check=number(0, 1, closed="low high"), panel=DATA,
+        Option("state_reset", "data", default=0.0, type=float, check=number(0, 1, closed="low"), panel=DATA,
                help="--stateful: probability that a stream's state is reset before a batch (besides each pass's "
                     "start)."),
         Option("embedding_dim", "model", default=64, type=int, check=integer(1), panel=MODEL,
@@ -173,6 +173,8 @@ class TextGenTask(Task):
         from rnnkit.tasks.textgen.streaming import stream_layout
 
         if not config.data.stateful:
+            if warn and config.data.state_reset:
+                log.warning("--state-reset applies to --stateful training only; it has no effect here.")
             return False
         if stream_layout(len(prepared.train), config.data.sequence_length, config.training.batch_size) is None:
             if warn:
