@@ -5,11 +5,7 @@ Both train on the first 90% of Tiny Shakespeare and are scored on the same last 
 
     python benchmarks/textgen_quality.py --budget 600
     python benchmarks/textgen_quality.py --budget 600 --skip-baseline --set units=512
-    python benchmarks/textgen_quality.py --budget 600 --skip-baseline --layernorm   # a measurement, not an option
-
-`--layernorm` swaps rnnkit's GRU layers for a GRU cell with layer normalization of each gate's
-input and recurrent projections (Ba et al. 2016), run by `keras.layers.RNN`: a measurement of
-whether it pays on this CPU, not an rnnkit option (on a GPU it would also lose cuDNN).
+    python benchmarks/textgen_quality.py --budget 600 --skip-baseline --set layer_norm=true
 """
 
 from __future__ import annotations
@@ -68,51 +64,6 @@ def plain_keras(path: Path, budget: float) -> tuple[float, float, float, int]:
     return float(loss), math.nan, seconds, len(history.history["loss"])
 
 
-def layer_norm_gru(units: int, return_sequences: bool, return_state: bool, name: str):
-    """A `keras.layers.RNN` over a GRU cell whose gate projections are layer-normalized, per gate."""
-    import keras
-    from keras import ops
-
-    @keras.saving.register_keras_serializable(package="rnnkit_benchmarks")
-    class LayerNormGRUCell(keras.layers.Layer):
-        def __init__(self, units, **kwargs):
-            super().__init__(**kwargs)
-            self.units = units
-            self.state_size = units
-            self.output_size = units
-
-        def build(self, input_shape):
-            units = self.units
-            self.kernel = self.add_weight(shape=(input_shape[-1], 3 * units), initializer="glorot_uniform",
-                                          name="kernel")
-            self.recurrent_kernel = self.add_weight(shape=(units, 3 * units), initializer="orthogonal",
-                                                    name="recurrent_kernel")
-            self.bias = self.add_weight(shape=(3, units), initializer="zeros", name="bias")
-            self.gains = self.add_weight(shape=(2, 3, units), initializer="ones", name="gains")
-
-        def _normalized(self, projection, which):
-            gates = ops.reshape(projection, (-1, 3, self.units))
-            mean = ops.mean(gates, axis=-1, keepdims=True)
-            variance = ops.var(gates, axis=-1, keepdims=True)
-            return (gates - mean) * ops.rsqrt(variance + 1e-5) * self.gains[which]
-
-        def call(self, inputs, states, training=False):
-            h = states[0] if isinstance(states, (list, tuple)) else states
-            x = self._normalized(ops.matmul(inputs, self.kernel), 0) + self.bias
-            r = self._normalized(ops.matmul(h, self.recurrent_kernel), 1)
-            z = ops.sigmoid(x[:, 0] + r[:, 0])
-            reset = ops.sigmoid(x[:, 1] + r[:, 1])
-            candidate = ops.tanh(x[:, 2] + reset * r[:, 2])
-            new = z * h + (1 - z) * candidate
-            return new, [new]
-
-        def get_config(self):
-            return {**super().get_config(), "units": self.units}
-
-    return keras.layers.RNN(LayerNormGRUCell(units), return_sequences=return_sequences, return_state=return_state,
-                            name=name)
-
-
 def rnnkit_defaults(path: Path, budget: float, options: dict) -> tuple[float, float, float, int]:
     import rnnkit
 
@@ -132,18 +83,12 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, default=SHAKESPEARE)
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument("--set", action="append", default=[], help="override an rnnkit option, e.g. units=512")
-    parser.add_argument("--layernorm", action="store_true", help="rnnkit with layer-normalized GRU cells")
     args = parser.parse_args()
     if require(args.corpus) is None:
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     options = parse_sets(args.set)
     name = "rnnkit defaults" + (f" {options}" if options else "")
-    if args.layernorm:
-        import rnnkit.backbone
-
-        rnnkit.backbone.recurrent_layer_class = lambda cell: layer_norm_gru
-        name += " layer-norm GRU"
     rows = [(name, *rnnkit_defaults(args.corpus, args.budget, options))]
     if not args.skip_baseline:
         rows.append(("plain Keras script", *plain_keras(args.corpus, args.budget)))

@@ -39,6 +39,15 @@ def build_recurrent_stack(config: Any, return_sequences: bool = True, name: str 
     import keras
 
     layer_class = recurrent_layer_class(config.cell)
+    if getattr(config, "layer_norm", False):
+        if config.cell != "gru":
+            from rnnkit.errors import ConfigError
+
+            raise ConfigError(f"--layer-norm normalizes a GRU cell; this run's cell is {config.cell}. Use --cell gru "
+                              "or drop --layer-norm.")
+        from rnnkit.cells import layer_norm_gru
+
+        layer_class = layer_norm_gru
     layers = []
     for index in range(config.num_layers):
         last = index == config.num_layers - 1
@@ -58,6 +67,9 @@ def build_recurrent_stack(config: Any, return_sequences: bool = True, name: str 
 
 def uses_cudnn_kernel(config: Any) -> tuple[bool, str]:
     """Whether a GPU would run this stack on cuDNN, and why not if it would not."""
+    if getattr(config, "layer_norm", False):
+        return False, ("--layer-norm runs Keras' generic RNN loop (cuDNN has no normalized cell): "
+                       "several times slower on a GPU than a plain GRU")
     if config.cell == "simple":
         return False, ("--cell simple forces the generic RNN kernel (SimpleRNN has no cuDNN one): several times "
                        "slower on a GPU than --cell gru or lstm")

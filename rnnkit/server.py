@@ -20,6 +20,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from importlib import resources
 from typing import Any
 
 from rnnkit.errors import ConfigError
@@ -83,6 +84,16 @@ def create_app(repository: ModelRepository, limits: Limits, log=print):
         log(f'{client} "{request.method} {request.url.path}" {response.status_code} '
             f"{(time.perf_counter() - start) * 1000:.1f} ms")
         return response
+
+    page = (resources.files("rnnkit") / "serve_page.html").read_text(encoding="utf-8")
+
+    @app.get("/")
+    async def try_page() -> Response:
+        return Response(page, media_type="text/html; charset=utf-8")
+
+    @app.get("/rnnkit/models")
+    async def described() -> Response:
+        return answer([model.describe() for model in repository.models.values()])
 
     @app.api_route("/v1/{rest:path}", methods=["GET", "POST"])
     async def rest_api(request: Request) -> Response:

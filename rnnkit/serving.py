@@ -65,6 +65,31 @@ class ServedModel:
     signatures: dict[str, Signature]
     signature_defs: dict[str, Any]  # the JSON of the MetaGraphDef's signature_def, as TF Serving shows it
     loaded: Any = None  # the object `tf.saved_model.load` returned, kept alive with its functions
+    labels: list[str] | None = None  # a classifier's labels in the order of its probabilities, when known
+
+    @property
+    def kind(self) -> str:
+        """Which task's signatures this model has: textgen, sentiment, forecast, or other."""
+        default = self.signatures.get(DEFAULT_SIGNATURE)
+        if {"generate", "sample"} <= set(self.signatures):
+            return "textgen"
+        if default is not None and set(default.inputs) == {"text"} and "label" in default.outputs:
+            return "sentiment"
+        if default is not None and set(default.inputs) == {"history"} and "forecast" in default.outputs:
+            return "forecast"
+        return "other"
+
+    def describe(self) -> dict[str, Any]:
+        """What the page shows of this model: its kind, signatures and inputs (and labels or window)."""
+        signatures = {name: {input_name: {"dtype": spec.dtype.name, "shape": spec.shape.as_list()}
+                             for input_name, spec in signature.inputs.items()}
+                      for name, signature in self.signatures.items()}
+        found = {"name": self.name, "version": self.version, "kind": self.kind, "signatures": signatures}
+        if self.kind == "sentiment" and self.labels:
+            found["labels"] = self.labels
+        if self.kind == "forecast":
+            _, found["window"], found["features"] = self.signatures[DEFAULT_SIGNATURE].inputs["history"].shape.as_list()[:3]
+        return found
 
     def signature(self, name: str | None) -> Signature:
         name = name or DEFAULT_SIGNATURE
@@ -135,6 +160,8 @@ class ModelRepository:
             for source in sources:
                 path = source.saved_model or self._export(source, log)
                 self.models[source.name] = load_saved_model(source.name, source.version, path)
+                if source.run is not None:
+                    self.models[source.name].labels = _run_labels(source.run)
         except BaseException:
             self.close()
             raise
@@ -158,6 +185,17 @@ class ModelRepository:
         if self._scratch is not None:
             shutil.rmtree(self._scratch, ignore_errors=True)
             self._scratch = None
+
+
+def _run_labels(run: Path) -> list[str] | None:
+    """A classifier run's labels, in the order of its probabilities (from metrics.json)."""
+    import json
+
+    try:
+        labels = json.loads((run / "metrics.json").read_text(encoding="utf-8")).get("labels")
+    except (OSError, ValueError):
+        return None
+    return [str(label) for label in labels] if isinstance(labels, list) else None
 
 
 def load_saved_model(name: str, version: int, path: Path) -> ServedModel:

@@ -212,6 +212,74 @@ def test_concurrent_requests_are_batched_and_each_gets_its_own_answer(server):
     assert len(logged) >= 64 + 8  # one line per request
 
 
+def test_the_page_and_the_models_it_lists(server):
+    request = urllib.request.Request(server.url + "/")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        page = response.read().decode()
+        assert response.status == 200 and response.headers["Content-Type"].startswith("text/html")
+    assert "<title>rnnkit serve</title>" in page and "http://" not in page and "https://" not in page  # offline
+    status, models = server.request("/rnnkit/models")
+    assert status == 200
+    kinds = {model["name"]: model for model in models}
+    assert {name: model["kind"] for name, model in kinds.items()} == {
+        "textgen": "textgen", "sentiment": "sentiment", "airline": "forecast"}
+    assert kinds["sentiment"]["labels"] == ["neg", "pos"]
+    assert kinds["airline"]["window"] > 0 and kinds["airline"]["features"] >= 1
+
+
+def chromium() -> str | None:
+    import shutil
+
+    return os.environ.get("RNNKIT_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def test_the_page_in_a_headless_browser(server, sentiment_run, tmp_path):
+    """Debian's chromium driven by Playwright: the page loads with no console error, and each
+    model's form makes a round trip. Skipped where either is missing (`apt install chromium`,
+    `pip install playwright`); RNNKIT_SCREENSHOT=FILE keeps a screenshot to look at."""
+    playwright = pytest.importorskip("playwright.sync_api")
+    if chromium() is None:
+        pytest.skip("no chromium on this machine (apt install chromium)")
+    problems = []
+    with playwright.sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=chromium(), args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1000, "height": 1400})
+        page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+        page.on("pageerror", lambda error: problems.append(str(error)))
+        page.goto(server.url + "/")
+        page.wait_for_selector("#model-airline")
+
+        review = page.locator("#model-sentiment")
+        review.locator("textarea").fill("A wonderful, brilliant film")
+        review.locator("button").click()
+        review.locator(".output strong").wait_for()
+        expected = sentiment_run.predict("A wonderful, brilliant film")[0]
+        assert review.locator(".output strong").inner_text() == expected["label"]
+        assert review.locator(".output .name").all_inner_texts() == ["neg", "pos"]
+
+        series = page.locator("#model-airline")
+        series.locator("textarea").fill("\n".join(str(100 + 10 * (i % 12) + i) for i in range(40)))
+        series.locator("button").click()
+        series.locator("svg polyline").first.wait_for()
+        assert series.locator("pre").inner_text().startswith("+1: ")
+
+        text = page.locator("#model-textgen")
+        text.locator(".prompt").fill("The ")
+        text.locator(".length").fill("40")
+        text.locator("button").click()
+        page.wait_for_function("document.querySelector('#model-textgen .output').textContent.startsWith('The ')")
+        shown = text.locator(".output").inner_text()
+        assert len(shown) >= 40
+
+        text.locator(".length").fill("100000")  # over --max-length: the server's error, shown
+        text.locator("button").click()
+        text.locator(".output .error").wait_for()
+        assert "at most 500" in text.locator(".output .error").inner_text()
+        page.screenshot(path=os.environ.get("RNNKIT_SCREENSHOT") or str(tmp_path / "page.png"), full_page=True)
+        browser.close()
+    assert problems == [] or all("400" in problem for problem in problems), problems
+
+
 def test_a_signal_stops_the_server_cleanly(server):
     server.process.send_signal(signal.SIGTERM)
     assert server.process.wait(30) == 0

@@ -52,12 +52,19 @@ class TextGenTask(Task):
                     "start)."),
         Option("embedding_dim", "model", default=64, type=int, check=integer(1), panel=MODEL,
                help="Token embedding size."),
+        Option("layer_norm", "model", default=False, type=bool, negative="--no-layer-norm", panel=MODEL,
+               help="GRU cells with layer normalization of each gate (no cuDNN kernel on a GPU)."),
     )
     # Measured on Tiny Shakespeare with a fixed CPU budget (benchmarks/textgen_quality.py):
     # GRU runs ~1.5x the tokens/s of LSTM on a CPU and reached 1.65 nats/char in 5 minutes
     # where LSTM reached 1.95; smaller batches and a higher, cosine-decayed peak rate learn
     # more per second. Both cells are cuDNN-eligible on a GPU.
     defaults = {"cell": "gru", "batch_size": 32, "learning_rate": 0.005}
+
+    def check_config(self, config: Config) -> None:
+        if config.model.layer_norm and config.model.cell != "gru":
+            raise ConfigError(f"--layer-norm normalizes a GRU cell; this run's cell is {config.model.cell}. Use "
+                              "--cell gru or drop --layer-norm.")
 
     @classmethod
     def recognizes(cls, path: Path, encoding: str | None = None) -> float:
@@ -185,9 +192,10 @@ class TextGenTask(Task):
         return True
 
     def custom_objects(self) -> dict[str, Any]:
+        from rnnkit.cells import LayerNormGRUCell
         from rnnkit.tasks.textgen.model import LanguageModel
 
-        return {"LanguageModel": LanguageModel}
+        return {"LanguageModel": LanguageModel, "LayerNormGRUCell": LayerNormGRUCell}
 
     def compile(self, model, config: Config, optimizer) -> None:
         from rnnkit.tasks.textgen.model import compile_language_model

@@ -1,0 +1,169 @@
+"""`rnnkit serve` under load on 127.0.0.1: requests/s and latency at several concurrencies, next to
+calling the SavedModel directly in one process.
+
+A sentiment run (the default architecture, one epoch on 5,000 IMDB reviews) and a forecast run
+(the airline series, horizon 12) are trained, exported, and served by one `rnnkit serve`
+process. Clients send `--requests` requests (one review of about 200 words, or one window) from
+`concurrency` threads, each on its own keep-alive connection. The baseline is the SavedModel's
+`serving_default` called in this process on batches of 32 of the same reviews.
+
+    python benchmarks/serve.py                      # about 5 minutes
+    python benchmarks/serve.py --requests 200       # a smoke test
+
+Targets (issue #13): at concurrency 32, sentiment requests/s >= 5x concurrency 1 and >= 0.8x the
+direct reviews/s; p99 at concurrency 1 < 50 ms for a 200-word review; no errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import IMDB, SHARED_DATA, imdb_reviews, machine, require, write_reviews  # noqa: E402
+
+AIRLINE = SHARED_DATA / "timeseries" / "airline_passengers_monthly.csv"
+
+
+def train_runs(work: Path) -> tuple[Path, Path, list[str], list]:
+    import numpy as np
+    import pandas as pd
+    import tensorflow as tf
+
+    import rnnkit
+
+    rows = imdb_reviews(IMDB, seed=0)
+    reviews = [text for text, _ in rows if 180 <= len(text.split()) <= 220][:500]
+    sentiment = rnnkit.train(str(write_reviews(work / "train.csv", rows[:5000])), task="sentiment",
+                             out=work / "sentiment", epochs=1, seed=0, quiet=True)
+    forecast = rnnkit.train(str(AIRLINE), task="forecast", target="passengers", horizon=12, out=work / "forecast",
+                            seed=0, quiet=True)
+    exported_sentiment = sentiment.export(work / "models" / "sentiment" / "1")
+    exported_forecast = forecast.export(work / "models" / "airline" / "1")
+    series = pd.read_csv(AIRLINE)["passengers"].to_numpy(np.float32)
+    spec = tf.saved_model.load(str(exported_forecast)).signatures["serving_default"].structured_input_signature[1]
+    window = spec["history"].shape[1]
+    windows = [series[start:start + window].reshape(window, 1).tolist() for start in range(len(series) - window)]
+    return exported_sentiment, exported_forecast, reviews, windows
+
+
+def direct_reviews_per_second(path: Path, reviews: list[str], rounds: int = 3) -> float:
+    import tensorflow as tf
+
+    function = tf.saved_model.load(str(path)).signatures["serving_default"]
+    batches = [tf.constant(reviews[start:start + 32]) for start in range(0, len(reviews) - 31, 32)]
+    function(text=batches[0])  # warm-up
+    rates = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for batch in batches:
+            function(text=batch)
+        rates.append(32 * len(batches) / (time.perf_counter() - start))
+    return statistics.median(rates)
+
+
+def start_server(models: list[str]) -> tuple[subprocess.Popen, int]:
+    process = subprocess.Popen([sys.executable, "-m", "rnnkit.cli.main", "serve", *models, "--port", "0"],
+                               stderr=subprocess.PIPE, text=True)
+    for line in process.stderr:
+        if match := re.search(r"Serving on http://[^:]+:(\d+)", line):
+            threading.Thread(target=lambda: [None for _ in process.stderr], daemon=True).start()  # drain the log
+            return process, int(match[1])
+    raise RuntimeError("the server did not start")
+
+
+def load(port: int, path: str, bodies: list[bytes], requests: int, concurrency: int) -> dict:
+    """Send `requests` POSTs from `concurrency` threads, each on its own connection."""
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    counter = iter(range(requests))
+
+    def worker(_):
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        mine = []
+        while True:
+            with lock:
+                index = next(counter, None)
+            if index is None:
+                break
+            start = time.perf_counter()
+            connection.request("POST", path, body=bodies[index % len(bodies)],
+                               headers={"Content-Type": "application/json"})
+            response = connection.getresponse()
+            payload = response.read()
+            mine.append(time.perf_counter() - start)
+            if response.status != 200 or b"predictions" not in payload:
+                with lock:
+                    errors[0] += 1
+        connection.close()
+        with lock:
+            latencies.extend(mine)
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(worker, range(concurrency)))
+    seconds = time.perf_counter() - start
+    latencies.sort()
+    return {"rps": requests / seconds, "p50": 1000 * latencies[len(latencies) // 2],
+            "p99": 1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))], "errors": errors[0]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=2000, help="requests per measurement")
+    parser.add_argument("--concurrency", default="1,8,32")
+    args = parser.parse_args()
+    if require(IMDB) is None or require(AIRLINE) is None:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    levels = [int(level) for level in args.concurrency.split(",")]
+    with tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        sentiment, forecast, reviews, windows = train_runs(work)
+        direct = direct_reviews_per_second(sentiment, reviews)
+        process, port = start_server([f"sentiment={sentiment.parent}", f"airline={forecast.parent}"])
+        try:
+            cases = {"sentiment": ("/v1/models/sentiment:predict",
+                                   [json.dumps({"instances": [text]}).encode() for text in reviews]),
+                     "forecast": ("/v1/models/airline:predict",
+                                  [json.dumps({"instances": [window]}).encode() for window in windows])}
+            results = {}
+            for name, (path, bodies) in cases.items():
+                load(port, path, bodies, 50, 4)  # warm-up
+                for level in levels:
+                    results[name, level] = load(port, path, bodies, args.requests, level)
+        finally:
+            process.terminate()
+            process.wait(30)
+        sizes = {name: sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+                 for name, path in (("sentiment", sentiment), ("forecast", forecast))}
+    print(f"\nrnnkit serve on 127.0.0.1, {args.requests} requests per row (one example each); {machine()}")
+    print(f"{'model':<10} {'concurrency':>11} {'requests/s':>11} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+    for (name, level), result in results.items():
+        print(f"{name:<10} {level:>11} {result['rps']:>11.1f} {result['p50']:>8.1f} {result['p99']:>8.1f} "
+              f"{result['errors']:>7}")
+    print(f"direct: the sentiment SavedModel in one process, batches of 32: {direct:.1f} reviews/s")
+    print(f"SavedModel sizes: sentiment {sizes['sentiment'] / 1e6:.1f} MB, forecast {sizes['forecast'] / 1e6:.1f} MB")
+    low, high = min(levels), max(levels)
+    if ("sentiment", low) in results and ("sentiment", high) in results:
+        top = results["sentiment", high]["rps"]
+        print(f"sentiment, concurrency {high} vs {low}: {top / results['sentiment', low]['rps']:.2f}x (target >= 5x); "
+              f"vs direct batches of 32: {top / direct:.2f}x (target >= 0.8x); "
+              f"p99 at concurrency {low}: {results['sentiment', low]['p99']:.1f} ms (target < 50 ms, "
+              "200-word reviews)")
+
+
+if __name__ == "__main__":
+    main()
