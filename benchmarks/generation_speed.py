@@ -9,7 +9,7 @@ with these shapes; the gap is per-step overhead, not arithmetic. The "--xla" row
 loop compiled with XLA (`run.generate(..., xla=True)`, `rnnkit generate --xla`); the first call
 of each shape compiles it (its seconds are printed), the measured calls reuse the program.
 
-    python benchmarks/generation_speed.py [--rounds 3]
+    python benchmarks/generation_speed.py [--rounds 3] [--set layer_norm=false]
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine  # noqa: E402
+from _common import machine, parse_sets  # noqa: E402
 
 
 def tutorial_loop(run, prompt: str, length: int, window: int) -> str:
@@ -90,6 +90,7 @@ def main() -> None:
     parser.add_argument("--tutorial-length", type=int, default=100, help="characters for the (slow) tutorial loop")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3, help="measurements of each case, alternating; medians shown")
+    parser.add_argument("--set", action="append", default=[], help="an rnnkit option of the model, e.g. units=512")
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import rnnkit
@@ -97,8 +98,9 @@ def main() -> None:
     rates: dict[str, list[float]] = {"tutorial": [], "single": [], "batch": [], "single xla": [], "batch xla": [],
                                      "matmul 1": [], "matmul batch": []}
     with tempfile.TemporaryDirectory() as folder:
-        print("training the default model on python-docs for 60 s ...", flush=True)
-        run = rnnkit.train("python-docs", out=Path(folder) / "run", epochs=50, time_budget=60, seed=0)
+        print(f"training the default model {parse_sets(args.set) or ''} on python-docs for 60 s ...", flush=True)
+        run = rnnkit.train("python-docs", out=Path(folder) / "run", epochs=50, time_budget=60, seed=0,
+                           **parse_sets(args.set))
         window = run.config.data.sequence_length
         prompt = "The "
         run.generate(prompt, length=10, seed=0)  # trace the graph once, as a server would at start-up
@@ -127,7 +129,7 @@ def main() -> None:
 
     median = {name: statistics.median(values) for name, values in rates.items()}
     tutorial = median["tutorial"]
-    print(f"\nGeneration speed, default model (2 x GRU 256), {machine()}")
+    print(f"\nGeneration speed, default model (2 x GRU 256) {parse_sets(args.set) or ''}, {machine()}")
     print(f"medians of {args.rounds} alternating rounds; {flops / 1e6:.2f} MFLOP per generated character")
     print(f"{'method':<40} {'chars/s':>10} {'vs tutorial':>12} {'GFLOP/s':>9}   {'plain matmul GFLOP/s':>20}")
     print(f"{'tutorial loop (model.predict per char)':<40} {tutorial:>10.1f} {1.0:>11.1f}x")

@@ -197,6 +197,8 @@ class Config:
                     raise ConfigError(f"{source}: '{name}.{key}' is a {owner} option ({option.flag}); this is a "
                                       f"{task} config. Remove it, or set \"task\": \"{owner}\".")
             given[name] = {key: value for key, value in section.items() if key in keys}
+            given[name].update({option.key: option.absent for option in options
+                                if option.section == name and option.absent is not None and option.key not in section})
         for name in ("versions", "data_summary", "runtime"):
             if not isinstance(values.get(name, {}), dict):
                 raise ConfigError(f"{source}: '{name}' must be an object. Received: {values[name]!r}")

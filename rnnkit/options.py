@@ -47,6 +47,9 @@ class Option:
             Defaults to `False`.
         resumable: the value may change on `--resume` (how long and how fast to train);
             options that define the model or its data may not. Defaults to `False`.
+        absent: what a config file without this key means, when runs made before the option
+            existed behaved otherwise than its default (so `--resume` and `--config` rebuild the
+            same model). Defaults to `None`: the default.
 
     Example:
         >>> Option("units", "model", default=256, type=int, check=integer(1, 16384)).validate(0)
@@ -67,6 +70,7 @@ class Option:
     panel: str = TRAINING
     columns: bool = False
     resumable: bool = False
+    absent: Any = None
 
     def __post_init__(self):
         if self.section not in SECTIONS:

@@ -68,13 +68,7 @@ def create_app(repository: ModelRepository, limits: Limits, log=print):
     app = FastAPI(title="rnnkit serve", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
 
     def answer(content: Any, status: int = 200) -> Response:
-        return Response(json.dumps(content, ensure_ascii=False), status_code=status, media_type="application/json")
-
-    from starlette.exceptions import HTTPException
-
-    @app.exception_handler(HTTPException)
-    async def not_found(request: Request, error: HTTPException) -> Response:
-        return answer({"error": f"{error.detail}: {request.method} {request.url.path}"}, error.status_code)
+        return Response(json.dumps(content), status_code=status, media_type="application/json")
 
     @app.middleware("http")
     async def log_request(request: Request, call_next):
@@ -95,29 +89,27 @@ def create_app(repository: ModelRepository, limits: Limits, log=print):
     async def described() -> Response:
         return answer([model.describe() for model in repository.models.values()])
 
-    @app.api_route("/v1/{rest:path}", methods=["GET", "POST"])
+    @app.api_route("/{rest:path}", methods=["GET", "POST"])
     async def rest_api(request: Request) -> Response:
-        path = request.url.path
+        path = request.scope["path"]
         try:
             if request.method == "POST" and (match := _PREDICT.fullmatch(path)):
                 model = repository.get(match[1], int(match[2]) if match[2] else None)
                 body = await _read_body(request, limits.max_body_bytes)
-                try:
-                    document = json.loads(body)
-                except (ValueError, UnicodeDecodeError) as error:
-                    raise RequestError(f"JSON Parse error: {error}") from None
-                calls = parse_predict(document, model, limits.max_instances, scalar_limits)
+                calls = await asyncio.to_thread(_parse, body, model, limits.max_instances, scalar_limits)
                 try:
                     results = await asyncio.wait_for(
                         asyncio.gather(*(batcher.run(model, call) for call in calls)), limits.timeout_s)
                 except asyncio.TimeoutError:
                     raise RequestError(f"The request took longer than {limits.timeout_s:g} s (--timeout).",
                                        status=504) from None
-                return answer(predictions_json(calls, results))
+                return answer(await asyncio.to_thread(predictions_json, calls, results))
             if request.method == "GET" and (match := _MODEL.fullmatch(path)):
                 model = repository.get(match[1], int(match[2]) if match[2] else None)
                 return answer(metadata_json(model) if match[3] else status_json(model))
-            raise RequestError(f"Malformed request: {request.method} {path}")
+            if path.lower().startswith("/v1/"):
+                raise RequestError(f"Malformed request: {request.method} {path}")
+            raise RequestError(f"Not Found: {request.method} {path}", status=404)
         except RequestError as error:
             return answer({"error": str(error)}, error.status)
         except Exception as error:  # a bug of ours: the client gets a 500, the server goes on
@@ -132,23 +124,38 @@ def create_app(repository: ModelRepository, limits: Limits, log=print):
 _DRAINED = 256 * 2**20  # a body over the limit is read and dropped up to this size, so the client gets the 413
 
 
+def _parse(body: bytes, model, max_instances: int, scalar_limits: dict):
+    """The calls of a predict request body (in a worker thread: a large body must not stall the others)."""
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise RequestError(f"JSON Parse error: {error}") from None
+    except RecursionError:
+        raise RequestError("JSON Parse error: the document is nested too deeply.") from None
+    try:
+        return parse_predict(document, model, max_instances, scalar_limits)
+    except RecursionError:
+        raise RequestError("An input is nested too deeply for its signature.") from None
+
+
 async def _read_body(request, limit: int) -> bytes:
     """The request body, or a 413 once it passes `limit` bytes. The rest of a body too large is
     read and dropped (up to `_DRAINED`): closing a connection with unread data would reset it
     before the client reads the answer."""
-    chunks, size = [], 0
+    chunks, size, too_big = [], 0, False
     async for chunk in request.stream():
         size += len(chunk)
-        if size > limit:
-            async for rest in request.stream():
-                size += len(rest)
-                if size > _DRAINED:
-                    break
-            declared = request.headers.get("content-length", "")
-            shown = f"{int(declared):,} bytes" if declared.isdigit() else f"over {limit:,} bytes"
-            raise RequestError(f"The request body is {shown}; this server takes at most {limit:,} (--max-body-mb).",
-                               status=413)
+        too_big = too_big or size > limit
+        if too_big:
+            if size > _DRAINED:
+                break
+            continue
         chunks.append(chunk)
+    if too_big:
+        declared = request.headers.get("content-length", "")
+        shown = f"{int(declared):,} bytes" if declared.isdigit() else f"over {limit:,} bytes"
+        raise RequestError(f"The request body is {shown}; this server takes at most {limit:,} (--max-body-mb).",
+                           status=413)
     return b"".join(chunks)
 
 
@@ -178,6 +185,11 @@ def serve(models: list[str], host: str = "127.0.0.1", port: int = 8501, limits: 
     limits = limits or Limits()
     sock = listen(host, port)
     repository = None
+
+    def interrupted(signum, frame):  # SIGTERM while exporting or loading: stop as Ctrl-C does
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupted) if threading.current_thread() is threading.main_thread() else None
     try:
         repository = ModelRepository(models, log=log)
         app = create_app(repository, limits, log=log)
@@ -192,6 +204,8 @@ def serve(models: list[str], host: str = "127.0.0.1", port: int = 8501, limits: 
         server.run(sockets=[sock])
         log("Stopped.")
     finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
         sock.close()
         if repository is not None:
             repository.close()

@@ -29,6 +29,7 @@ import numpy as np
 from rnnkit.errors import ConfigError
 
 DEFAULT_SIGNATURE = "serving_default"
+MAX_GROUPS = 16  # row format: the most different values of scalar inputs (each a call) in one request
 _SAVED_MODEL = "saved_model.pb"
 
 
@@ -87,8 +88,9 @@ class ServedModel:
         found = {"name": self.name, "version": self.version, "kind": self.kind, "signatures": signatures}
         if self.kind == "sentiment" and self.labels:
             found["labels"] = self.labels
-        if self.kind == "forecast":
-            _, found["window"], found["features"] = self.signatures[DEFAULT_SIGNATURE].inputs["history"].shape.as_list()[:3]
+        shape = self.signatures[DEFAULT_SIGNATURE].inputs["history"].shape if self.kind == "forecast" else None
+        if shape is not None and shape.rank == 3 and shape[1] is not None:
+            found["window"], found["features"] = shape[1], shape[2] or 1
         return found
 
     def signature(self, name: str | None) -> Signature:
@@ -119,7 +121,7 @@ def resolve_source(argument: str) -> ModelSource:
     from rnnkit.runs import is_run_dir
 
     name, separator, location = argument.partition("=")
-    if not separator:
+    if not separator or Path(argument).exists():  # a path may hold "=" itself
         name, location = "", argument
     path = Path(location)
     if not path.exists():
@@ -192,9 +194,10 @@ def _run_labels(run: Path) -> list[str] | None:
     import json
 
     try:
-        labels = json.loads((run / "metrics.json").read_text(encoding="utf-8")).get("labels")
+        metrics = json.loads((run / "metrics.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    labels = metrics.get("labels") if isinstance(metrics, dict) else None
     return [str(label) for label in labels] if isinstance(labels, list) else None
 
 
@@ -205,7 +208,7 @@ def load_saved_model(name: str, version: int, path: Path) -> ServedModel:
     tf = import_tensorflow()
     try:
         loaded = tf.saved_model.load(str(path))
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, tf.errors.OpError) as error:
         raise ConfigError(f"Cannot load the SavedModel in {path}: {' '.join(str(error).split())[:300]}") from None
     signatures = {}
     for key, function in loaded.signatures.items():
@@ -243,9 +246,15 @@ def _signature_defs(path: Path) -> dict[str, Any]:
     saved_model.ParseFromString((Path(path) / _SAVED_MODEL).read_bytes())
     graph = next((meta for meta in saved_model.meta_graphs if "serve" in meta.meta_info_def.tags),
                  saved_model.meta_graphs[0])
-    return {key: json_format.MessageToDict(value, preserving_proto_field_name=True,
-                                           always_print_fields_with_no_presence=True)
-            for key, value in graph.signature_def.items() if not key.startswith("__")}
+    def as_json(message) -> dict[str, Any]:
+        try:
+            return json_format.MessageToDict(message, preserving_proto_field_name=True,
+                                             always_print_fields_with_no_presence=True)
+        except TypeError:  # protobuf < 5.26 (TensorFlow 2.16, 2.17) names it otherwise
+            return json_format.MessageToDict(message, preserving_proto_field_name=True,
+                                             including_default_value_fields=True)
+
+    return {key: as_json(value) for key, value in graph.signature_def.items() if not key.startswith("__")}
 
 
 def status_json(model: ServedModel) -> dict[str, Any]:
@@ -341,6 +350,10 @@ def _row_calls(instances: Any, signature: Signature, max_instances: int) -> list
     for index in range(len(instances)):
         key = tuple(repr(rows[name][index]) for name in scalars)
         groups.setdefault(key, []).append(index)
+    if len(groups) > MAX_GROUPS:
+        raise RequestError(f"The instances differ in {', '.join(scalars)} in {len(groups)} ways; one request runs at "
+                           f"most {MAX_GROUPS} (each is a call of its own). Send them in several requests, or with "
+                           "equal values.")
     calls = []
     for indices in groups.values():
         inputs = {}
@@ -398,9 +411,9 @@ def _to_array(value: Any, spec, name: str) -> np.ndarray:
                     raise RequestError(f"Input '{name}' takes integers ({spec.dtype.name}); it got {_brief(value)}.")
                 if array.size and (array.min() < spec.dtype.min or array.max() > spec.dtype.max):
                     raise RequestError(f"Input '{name}' is out of the {spec.dtype.name} range.")
-            elif array.dtype.kind == "f" and not np.all(np.isfinite(array)):
-                raise RequestError(f"Input '{name}' holds a value that is not a finite number.")
             array = array.astype(spec.dtype.as_numpy_dtype)
+            if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
+                raise RequestError(f"Input '{name}' holds a value that is not a finite {spec.dtype.name}.")
     except ValueError:
         kind = "strings (or {\"b64\": ...})" if spec.dtype == tf.string else f"numbers ({spec.dtype.name})"
         raise RequestError(f"Input '{name}' takes {kind} in a regular (not ragged) nested list; it got "
@@ -526,8 +539,10 @@ class Batcher:
 
     async def _work(self, queue: asyncio.Queue) -> None:
         loop = asyncio.get_running_loop()
+        waiting = None  # a call that did not fit in the last batch: it starts the next one
         while True:
-            batch = [await queue.get()]
+            batch = [waiting or await queue.get()]
+            waiting = None
             rows = batch[0].call.rows
             deadline = loop.time() + self.wait_s
             while rows < self.max_batch:
@@ -537,18 +552,25 @@ class Batcher:
                 except asyncio.TimeoutError:
                     break
                 if rows + pending.call.rows > self.max_batch:
-                    batch_next = pending  # starts the next batch
-                    await self._run_batch(loop, batch)
-                    batch, rows, deadline = [batch_next], batch_next.call.rows, loop.time() + self.wait_s
-                    continue
+                    waiting = pending
+                    break
                 batch.append(pending)
                 rows += pending.call.rows
             await self._run_batch(loop, batch)
 
     async def _run_batch(self, loop, batch: list[_Pending]) -> None:
+        """Run `batch` as one call and give each request its rows; never raises (a request whose
+        answer fails gets the exception)."""
         batch = [pending for pending in batch if not pending.future.done()]  # timed out while queued
-        if not batch:
-            return
+        try:
+            if batch:
+                await self._run_merged(loop, batch)
+        except Exception as error:  # a bug of ours: the requests concerned fail, the queue goes on
+            for pending in batch:
+                if not pending.future.done():
+                    pending.future.set_exception(error)
+
+    async def _run_merged(self, loop, batch: list[_Pending]) -> None:
         first = batch[0].call
         merged = Call(first.signature, {name: np.concatenate([p.call.inputs[name] for p in batch])
                                         for name in first.inputs}, True, sum(p.call.rows for p in batch))
@@ -556,7 +578,7 @@ class Batcher:
             result = await loop.run_in_executor(self.executor, run_call, merged)
             if any(array.ndim == 0 or array.shape[0] != merged.rows for array in result.values()):
                 raise RequestError("an output has no row per example")
-        except Exception:  # a merged batch failed: each call alone, so each request gets its own answer
+        except Exception:  # the merged batch failed: each call alone, so each request gets its own answer
             for pending in batch:
                 if not pending.future.done():
                     try:

@@ -109,6 +109,10 @@ class Task:
     def check_config(self, config: Config) -> None:
         """Checks across options, beyond each option's own (`Option.check`)."""
 
+    def resolve_for_hardware(self, config: Config, gpu: bool) -> None:
+        """Decide the options left to the hardware (`None`: auto), before the model is built and
+        config.json records them; `gpu` is whether training sees a GPU."""
+
     @classmethod
     def recognizes(cls, path: Path, encoding: str | None = None) -> float:
         """How surely `path` is this task's data: 1 yes, 0.5 it could be, 0 no (see `infer_task`)."""

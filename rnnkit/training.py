@@ -261,6 +261,7 @@ def _train(task_object, resolved: Config, out: Path, overwrite: bool, resume: bo
         keras.utils.set_random_seed(resolved.training.seed)
         if repeatable:
             tf.config.experimental.enable_op_determinism()
+        task_object.resolve_for_hardware(resolved, gpu=bool(tf.config.list_logical_devices("GPU")))
         fast, reason = uses_cudnn_kernel(resolved.model)
         if not fast and tf.config.list_logical_devices("GPU"):
             log.warning(f"{reason}.")

@@ -52,14 +52,22 @@ class TextGenTask(Task):
                     "start)."),
         Option("embedding_dim", "model", default=64, type=int, check=integer(1), panel=MODEL,
                help="Token embedding size."),
-        Option("layer_norm", "model", default=False, type=bool, negative="--no-layer-norm", panel=MODEL,
-               help="GRU cells with layer normalization of each gate (no cuDNN kernel on a GPU)."),
+        Option("layer_norm", "model", default=None, nullable=True, absent=False, type=bool,
+               negative="--no-layer-norm", panel=MODEL,
+               help="GRU cells with layer normalization of each gate (better in a CPU budget, no cuDNN kernel); "
+                    "--no-layer-norm: Keras' GRU. Default: normalized when training without a GPU."),
     )
     # Measured on Tiny Shakespeare with a fixed CPU budget (benchmarks/textgen_quality.py):
     # GRU runs ~1.5x the tokens/s of LSTM on a CPU and reached 1.65 nats/char in 5 minutes
     # where LSTM reached 1.95; smaller batches and a higher, cosine-decayed peak rate learn
     # more per second. Both cells are cuDNN-eligible on a GPU.
     defaults = {"cell": "gru", "batch_size": 32, "learning_rate": 0.005}
+
+    def resolve_for_hardware(self, config: Config, gpu: bool) -> None:
+        # The normalized GRU learned more per CPU-second on Tiny Shakespeare (README, Benchmarks);
+        # on a GPU, Keras' GRU runs on cuDNN, several times faster: each where it wins.
+        if config.model.layer_norm is None:
+            config.model.layer_norm = config.model.cell == "gru" and not gpu
 
     def check_config(self, config: Config) -> None:
         if config.model.layer_norm and config.model.cell != "gru":

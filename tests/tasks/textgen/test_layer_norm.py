@@ -68,3 +68,44 @@ def test_layer_norm_on_another_cell_is_a_usage_error(tmp_path, cell):
     assert result.exit_code == 2 and "--layer-norm normalizes a GRU cell" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "run").exists() or not any((tmp_path / "run").iterdir())
+
+
+def test_left_to_the_hardware_it_is_normalized_without_a_gpu_only(tmp_path):
+    from rnnkit.config import read_config_file
+    from rnnkit.training import resolve_config
+
+    corpus = make_corpus(tmp_path / "corpus.txt", characters=3000)
+    for options, gpu, expected in [({}, False, True), ({}, True, False), ({"cell": "lstm"}, False, False),
+                                   ({"layer_norm": False}, False, False), ({"layer_norm": True}, True, True)]:
+        task_object, config = resolve_config(str(corpus), **{**TINY, **options})
+        task_object.resolve_for_hardware(config, gpu=gpu)
+        assert config.model.layer_norm is expected, (options, gpu)
+    # A config.json written before the option existed means Keras' GRU: --resume and --config rebuild that.
+    run = rnnkit.train(str(corpus), out=tmp_path / "run", **TINY)
+    assert run.config.model.layer_norm is True  # this machine has no GPU
+    recorded = read_config_file(run.path)
+    del recorded["model"]["layer_norm"]
+    (tmp_path / "old.json").write_text(json.dumps(recorded))
+    _, config = resolve_config(None, config=tmp_path / "old.json")
+    assert config.model.layer_norm is False
+
+
+def test_one_mixed_precision_step_with_normalized_cells(tmp_path):
+    import keras
+
+    from rnnkit.training import resolve_config
+
+    corpus = make_corpus(tmp_path / "corpus.txt", characters=3000)
+    task_object, config = resolve_config(str(corpus), **{**TINY, "layer_norm": True})
+    prepared = task_object.prepare(config)
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        model = task_object.build_model(config, prepared)
+        task_object.compile(model, config, keras.optimizers.Adam(learning_rate=1e-3))
+        train, _, _ = task_object.datasets(config, prepared)
+        logs = model.train_on_batch(*next(iter(train)), return_dict=True)
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+    assert np.isfinite(logs["loss"])
+    assert all(weight.dtype == "float32" for weight in model.weights)
