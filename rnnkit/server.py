@@ -70,15 +70,6 @@ def create_app(repository: ModelRepository, limits: Limits, log=print):
     def answer(content: Any, status: int = 200) -> Response:
         return Response(json.dumps(content), status_code=status, media_type="application/json")
 
-    @app.middleware("http")
-    async def log_request(request: Request, call_next):
-        start = time.perf_counter()
-        response = await call_next(request)
-        client = request.client.host if request.client else "-"
-        log(f'{client} "{request.method} {request.url.path}" {response.status_code} '
-            f"{(time.perf_counter() - start) * 1000:.1f} ms")
-        return response
-
     page = (resources.files("rnnkit") / "serve_page.html").read_text(encoding="utf-8")
 
     @app.get("/")
@@ -96,14 +87,17 @@ def create_app(repository: ModelRepository, limits: Limits, log=print):
             if request.method == "POST" and (match := _PREDICT.fullmatch(path)):
                 model = repository.get(match[1], int(match[2]) if match[2] else None)
                 body = await _read_body(request, limits.max_body_bytes)
-                calls = await asyncio.to_thread(_parse, body, model, limits.max_instances, scalar_limits)
+                calls = (_parse(body, model, limits.max_instances, scalar_limits) if len(body) < _INLINE else
+                         await asyncio.to_thread(_parse, body, model, limits.max_instances, scalar_limits))
                 try:
                     results = await asyncio.wait_for(
                         asyncio.gather(*(batcher.run(model, call) for call in calls)), limits.timeout_s)
                 except asyncio.TimeoutError:
                     raise RequestError(f"The request took longer than {limits.timeout_s:g} s (--timeout).",
                                        status=504) from None
-                return answer(await asyncio.to_thread(predictions_json, calls, results))
+                rows = sum(call.rows or 1 for call in calls)
+                return answer(predictions_json(calls, results) if rows <= 64 else
+                              await asyncio.to_thread(predictions_json, calls, results))
             if request.method == "GET" and (match := _MODEL.fullmatch(path)):
                 model = repository.get(match[1], int(match[2]) if match[2] else None)
                 return answer(metadata_json(model) if match[3] else status_json(model))
@@ -118,9 +112,35 @@ def create_app(repository: ModelRepository, limits: Limits, log=print):
             log(traceback.format_exc().rstrip())
             return answer({"error": f"Internal error: {type(error).__name__}: {error}"}, 500)
 
-    return app
+    return _AccessLog(app, log)
 
 
+class _AccessLog:
+    """One log line per request (an ASGI wrapper: Starlette's `BaseHTTPMiddleware` costs a task
+    and a stream per request, which shows at hundreds of requests per second)."""
+
+    def __init__(self, app, log):
+        self.app, self.log = app, log
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        start, status = time.perf_counter(), [500]
+
+        async def sending(message):
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            client = scope.get("client")
+            self.log(f'{client[0] if client else "-"} "{scope["method"]} {scope["path"]}" {status[0]} '
+                     f"{(time.perf_counter() - start) * 1000:.1f} ms")
+
+
+_INLINE = 64 * 1024  # request bodies up to this size are parsed on the event loop, larger ones in a thread
 _DRAINED = 256 * 2**20  # a body over the limit is read and dropped up to this size, so the client gets the 413
 
 
@@ -163,7 +183,9 @@ def listen(host: str, port: int) -> socket.socket:
     """A socket bound to `host:port` (port 0: a free one), or a `ConfigError` saying why not."""
     try:
         family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        # IPPROTO_TCP named, so that asyncio turns Nagle's algorithm off on each connection (it checks
+        # the protocol): else a response's second write waits for the client's delayed ACK, 40 ms.
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
         sock.listen(2048)  # connections wait in the backlog until uvicorn accepts them

@@ -177,16 +177,17 @@ def _resume_config(out: Path, data: str | None, task: str | None, data_changed: 
     from rnnkit.datasets.fingerprint import data_fingerprint, describe
 
     _, recorded = runs.read_run_config(out)
-    task_object, resolved = resolve_config(data, task=task, config=out / runs.CONFIG_FILE, record=True, **options)
-    fixed = {name: resolved.options[name].validate(value) for name, value in options.items()
-             if value is not None and not resolved.options[name].resumable}
+    # Before the options are applied together, which could fail on a combination the run never had.
+    fixed = {name: recorded.options[name].validate(value) for name, value in options.items()
+             if value is not None and name in recorded.options and not recorded.options[name].resumable}
     changed = [name for name, value in fixed.items() if value != recorded.get(name)]
     if changed:
-        flags = ", ".join(resolved.options[name].flag for name in changed)
+        flags = ", ".join(recorded.options[name].flag for name in changed)
         trained = ", ".join(f"{name}={recorded.get(name)}" for name in changed)
-        free = ", ".join(option.flag for option in resolved.options.values() if option.resumable)
+        free = ", ".join(option.flag for option in recorded.options.values() if option.resumable)
         raise ConfigError(f"{flags} cannot change on --resume: the checkpoint was trained with {trained}, and only "
                           f"{free} may change. Drop {flags}, or start a new run (another --out, or --overwrite).")
+    task_object, resolved = resolve_config(data, task=task, config=out / runs.CONFIG_FILE, record=True, **options)
     fingerprint = data_fingerprint(resolved.data.path)
     before = recorded.data.fingerprint
     if before is not None and fingerprint != before and not data_changed:
