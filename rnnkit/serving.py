@@ -20,7 +20,6 @@ import base64
 import dataclasses
 import shutil
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -598,7 +597,3 @@ class Batcher:
         for worker in self._workers:
             worker.cancel()
         await asyncio.gather(*self._workers, return_exceptions=True)
-
-
-def elapsed_ms(start: float) -> float:
-    return (time.perf_counter() - start) * 1000
