@@ -106,12 +106,13 @@ def test_classifier_masks_are_right_padded_with_no_empty_row(tmp_path):
         assert not bool(rnn._has_fully_masked_sequence(mask)), ids.numpy()
 
 
-@pytest.mark.parametrize("task", sorted(TASK_DATA))
-def test_one_mixed_precision_step_of_each_task(task, tmp_path):
-    """`mixed_float16` computes in float16 and keeps float32 weights and a float32 output."""
+@pytest.mark.parametrize("task, extra", [(task, {}) for task in sorted(TASK_DATA)] + [("textgen", {"layer_norm": True})])
+def test_one_mixed_precision_step_of_each_task(task, extra, tmp_path):
+    """`mixed_float16` computes in float16 and keeps float32 weights and a float32 output (textgen's
+    layer-normalized cells too)."""
     import keras
 
-    task_object, config, prepared = _prepared(task, tmp_path)
+    task_object, config, prepared = _prepared(task, tmp_path, **extra)
     previous = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy("mixed_float16")
     try:
