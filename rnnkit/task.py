@@ -10,7 +10,8 @@ A task is one package under `rnnkit/tasks/` (or another package's module, see
   return what the user wants; the same functions compute the metrics, answer `Run`'s verbs
   and are the SavedModel's signatures;
 - metrics next to baselines (`final_metrics`, `evaluate`), plots, and its verb (`generate`,
-  `predict` or `forecast`).
+  `predict` or `forecast`);
+- optionally, its numeric core (`edge_core`) for LiteRT and ONNX export.
 
 The driver (`rnnkit.training.train`) calls them in one fixed order:
 options -> prepare -> datasets -> build_model -> compile -> fit -> after_fit -> build_inference ->
@@ -43,6 +44,29 @@ class PreparedData:
     validation: Any
     test: Any = None
     warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class EdgeCore:
+    """A run's numeric core, for LiteRT and ONNX: numbers in, numbers out, no strings or tables, so
+    that those runtimes' builtin operators run it. A client prepares the inputs and reads the
+    outputs as `description` says (the vocabulary, the labels, how to tokenize or step).
+
+    Args:
+        model: the Keras model whose weights `function` reads.
+        function: `(*inputs) -> {output name: tensor}`, traced with a batch axis in front of
+            each of `inputs`' shapes.
+        inputs: `(name, dtype, shape without the batch axis)` of each input, in call order.
+        sample: `(rng, rows) -> {input name: array}`: inputs the export checks the converted
+            model on, against `function`.
+        description: JSON-ready: what the inputs and outputs mean and how a client makes and reads them.
+    """
+
+    model: Any
+    function: Any
+    inputs: list[tuple[str, str, tuple[int, ...]]]
+    sample: Any
+    description: dict[str, Any]
 
 
 class Task:
@@ -262,6 +286,11 @@ class Task:
         for name, function in inference.endpoints().items():
             archive.add_endpoint(name, function)
         return archive
+
+    def edge_core(self, run, model) -> EdgeCore:
+        """The numeric core of `run` over `model` (its Keras model, or a float32 copy of it) for
+        LiteRT and ONNX export (`rnnkit.export`)."""
+        raise ConfigError(f"A {self.name} run has no LiteRT or ONNX export. Use --format savedmodel or keras.")
 
     # -- verbs: each task answers its own; the others say which task does ------------------------
 

@@ -15,12 +15,14 @@ import sys
 import threading
 
 # TensorFlow's native (absl) log lines: "E0000 00:00:1795489752.877744    7849 util.cc:131] oneDNN supports ...",
-# and absl's notice that precedes them. Fatal ("F...") lines are not matched: they say why a process died.
+# absl's notice that precedes them, and LiteRT's delegate notice. Fatal ("F...") lines are not matched: they say why a process died.
 NATIVE_LOG_LINE = re.compile(rb"^(?:[IWE]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ [^ \]]+:\d+\] |WARNING: All log "
                              rb"messages before absl::InitializeLog\(\) is called are written to STDERR|To enable the "
                              rb"following instructions: .* in other operations, rebuild TensorFlow"
                              # a bare task name the chief's native code prints when a multi-worker cluster forms
-                             rb"|/job:\w+/replica:\d+/task:\d+\r?\n?$)")
+                             rb"|/job:\w+/replica:\d+/task:\d+\r?\n?$"
+                             # LiteRT's interpreter (the check of `rnnkit export --format litert`)
+                             rb"|INFO: Created TensorFlow Lite XNNPACK delegate for CPU)")
 _filtering = False
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 import pytest
 
 from tests.helpers import TINY, TINY_FORECAST, TINY_SENTIMENT, make_corpus, make_reviews, make_series
@@ -130,6 +132,16 @@ def test_one_mixed_precision_step_of_each_task(task, extra, tmp_path):
     assert all(output.dtype == "float32" for output in outputs), [output.dtype for output in outputs]
     assert all(weight.dtype == "float32" for weight in model.weights)
     assert math.isfinite(logs["loss"]), logs
+
+    # LiteRT and ONNX export a float32 copy: the same weights, the same outputs to float16's precision.
+    from rnnkit.export import float32_model
+
+    plain = float32_model(model, task_object.custom_objects())
+    assert all(layer.compute_dtype == "float32" for layer in _recurrent_layers(plain))
+    x = batch[0]["token_ids"] if isinstance(batch[0], dict) else batch[0]
+    mixed_out, plain_out = model.predict_on_batch(x), plain.predict_on_batch(x)
+    scale = max(float(np.max(np.abs(plain_out))), 1.0)
+    assert np.max(np.abs(np.asarray(mixed_out, np.float32) - plain_out)) / scale < 2e-2
 
 
 MIRRORED = """

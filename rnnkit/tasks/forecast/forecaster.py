@@ -38,19 +38,25 @@ def build_forecaster(model, preprocessor: SeriesPreprocessor):
         def __init__(self):
             super().__init__(name="forecaster")
             self.model = model
-            self.mean = tf.constant(preprocessor.mean, tf.float32)
-            self.std = tf.constant(preprocessor.std, tf.float32)
-            self.interval_scale = tf.constant(preprocessor.interval_scale, tf.float32)
+            # NumPy arrays, which become constants of the traced graph (captured tensors would be
+            # inputs to an ONNX converter, not weights).
+            self.mean = np.asarray(preprocessor.mean, np.float32)
+            self.std = np.asarray(preprocessor.std, np.float32)
+            self.interval_scale = np.asarray(preprocessor.interval_scale, np.float32)
             # [targets, 2]: added to a simple forecast for its lower and upper bounds
-            self.simple_quantiles = tf.constant(preprocessor.simple_quantiles or [[0.0, 0.0]] * targets, tf.float32)
+            self.simple_quantiles = np.asarray(preprocessor.simple_quantiles or [[0.0, 0.0]] * targets, np.float32)
             if chosen == "seasonal_naive":
-                self.naive_steps = tf.constant(seasonal_naive_steps(window, preprocessor.horizon, preprocessor.season))
+                self.naive_steps = np.asarray(seasonal_naive_steps(window, preprocessor.horizon, preprocessor.season),
+                                              np.int32)
             elif chosen == "seasonal_trend":
-                self.trend_weights = tf.constant(
-                    seasonal_trend_weights(window, preprocessor.horizon, preprocessor.season))
+                self.trend_weights = seasonal_trend_weights(window, preprocessor.horizon, preprocessor.season)
 
         @tf.function(input_signature=[tf.TensorSpec([None, window, features], tf.float32, name="history")])
         def forecast(self, history):
+            return self.compute(history)
+
+        def compute(self, history):
+            """`forecast`, untraced: the LiteRT and ONNX exports trace it with their own shapes."""
             if chosen in SIMPLE_FORECASTERS:
                 if chosen == "seasonal_naive":
                     median = tf.gather(history[..., :targets], self.naive_steps, axis=1)  # [batch, horizon, targets]
@@ -79,6 +85,43 @@ def build_forecaster(model, preprocessor: SeriesPreprocessor):
             return []
 
     return Forecaster()
+
+
+def build_edge_core(model, preprocessor: SeriesPreprocessor):
+    """The forecaster's numeric core for LiteRT and ONNX (`rnnkit.task.EdgeCore`): the same
+    `forecast` as the SavedModel's, raw windows `history[batch, window, features]` in, forecasts
+    and bounds in original units out."""
+    from rnnkit.task import EdgeCore
+    from rnnkit.tasks.forecast.preprocessor import INTERVAL
+
+    forecast = build_forecaster(model, preprocessor).compute
+    window, features, targets = preprocessor.window, preprocessor.num_features, preprocessor.num_targets
+    mean, std = np.asarray(preprocessor.mean), np.asarray(preprocessor.std)
+
+    def sample(rng: np.random.Generator, rows: int) -> dict:
+        values = mean + std * rng.normal(size=(rows, window, features))
+        if preprocessor.log_targets:  # mean and std are of the logarithm
+            values[..., :targets] = np.exp(values[..., :targets])
+        return {"history": values.astype(np.float32)}
+
+    shape = "[batch, horizon]" if targets == 1 else "[batch, horizon, targets]"
+    description = {
+        "columns": preprocessor.columns,
+        "targets": preprocessor.targets,
+        "window": window,
+        "horizon": preprocessor.horizon,
+        "time_column": preprocessor.time_column,
+        "step": preprocessor.step,
+        "interval": INTERVAL,
+        "steps": [
+            "the input 'history' is the last 'window' rows of the series, oldest first, one column per name in "
+            "'columns' in that order, in original units, with no missing values",
+            f"the outputs 'forecast', 'lower' and 'upper' ({shape}) are the next 'horizon' steps and the bounds of "
+            "the 'interval' prediction interval, in original units",
+        ],
+    }
+    return EdgeCore(model=model, function=forecast, inputs=[("history", "float32", (window, features))],
+                    sample=sample, description=description)
 
 
 def seasonal_naive_steps(window: int, horizon: int, season: int) -> list[int]:

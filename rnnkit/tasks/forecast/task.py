@@ -274,6 +274,11 @@ class ForecastTask(Task):
 
         return build_forecaster(model, preprocessor)
 
+    def edge_core(self, run, model):
+        from rnnkit.tasks.forecast.forecaster import build_edge_core
+
+        return build_edge_core(model, self.preprocessor(run))
+
     def custom_objects(self) -> dict[str, Any]:
         from rnnkit.tasks.forecast import layers
 

@@ -45,6 +45,52 @@ def build_classifier_module(model, preprocessor: TextClassificationPreprocessor)
     return TextClassifier()
 
 
+def build_edge_core(model, preprocessor: TextClassificationPreprocessor):
+    """The classifier's numeric core for LiteRT and ONNX (`rnnkit.task.EdgeCore`): token ids
+    `int64[batch, sequence_length]`, padded on the right with 0, -> `probabilities[batch, classes]`.
+    The client standardizes, splits and looks up the words as `description` says."""
+    import tensorflow as tf
+
+    from rnnkit.task import EdgeCore
+    from rnnkit.tasks.sentiment.preprocessor import PAD, STANDARDIZE_STEPS, UNK, UNK_ID
+
+    length = preprocessor.sequence_length
+
+    def classify(token_ids):
+        scores = model(token_ids, training=False)
+        probabilities = tf.concat([1.0 - scores, scores], axis=1) if preprocessor.num_classes == 2 else scores
+        return {"probabilities": tf.cast(probabilities, tf.float32)}
+
+    def sample(rng: np.random.Generator, rows: int) -> dict:
+        ids = np.zeros((rows, length), np.int64)
+        for row in range(rows):
+            used = int(rng.integers(1, length + 1))
+            ids[row, :used] = rng.integers(1, preprocessor.vocabulary_size, used)
+        return {"token_ids": ids}
+
+    head = length // 4 if preprocessor.truncate == "head_tail" else 0
+    description = {
+        "labels": preprocessor.labels,
+        "vocabulary": [PAD, UNK, *preprocessor.tokens],
+        "pad_id": 0,
+        "unknown_id": UNK_ID,
+        "sequence_length": length,
+        "standardize": STANDARDIZE_STEPS,
+        "split": "whitespace",
+        "truncate": {"keep_first": head, "keep_last": length - head},
+        "steps": [
+            "standardize the text: each step of 'standardize' in order (the patterns are RE2 syntax)",
+            "split it on whitespace; each word's id is its index in 'vocabulary', 'unknown_id' for a word not there",
+            "keep the first 'truncate.keep_first' ids and the last 'truncate.keep_last' of the rest",
+            "a text with no words at all is the one id 'unknown_id'",
+            "pad on the right with 'pad_id' to 'sequence_length' ids: the input 'token_ids'",
+            "the output 'probabilities' has one probability per label, in the order of 'labels'",
+        ],
+    }
+    return EdgeCore(model=model, function=classify, inputs=[("token_ids", "int64", (length,))], sample=sample,
+                    description=description)
+
+
 def predict_probabilities(classifier, texts: list[str]) -> np.ndarray:
     """Class probabilities `[len(texts), C]`, in the order of `texts`.
 

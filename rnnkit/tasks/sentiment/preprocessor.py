@@ -29,14 +29,23 @@ _CONFIG_FILE = "text_classification.json"
 _VOCABULARY_FILE = "vocabulary.txt"
 
 
+# What `standardize` does, in order, written out for clients of the LiteRT and ONNX exports.
+STANDARDIZE_STEPS = [
+    {"lowercase": "unicode"},
+    {"replace": r"<[^>]*>", "with": " "},
+    {"replace": r"['’]", "with": ""},
+    {"replace": r"[^\pL\pN\pM]+", "with": " "},
+]
+
+
 def standardize(texts):
-    """Lower-case, strip HTML tags and punctuation (a `tf.string` tensor in, one out)."""
+    """Lower-case, strip HTML tags and punctuation (a `tf.string` tensor in, one out): `STANDARDIZE_STEPS`."""
     import tensorflow as tf
 
     texts = tf.strings.lower(texts, encoding="utf-8")
-    texts = tf.strings.regex_replace(texts, r"<[^>]*>", " ")
-    texts = tf.strings.regex_replace(texts, r"['’]", "")
-    return tf.strings.regex_replace(texts, r"[^\pL\pN\pM]+", " ")
+    for step in STANDARDIZE_STEPS[1:]:
+        texts = tf.strings.regex_replace(texts, step["replace"], step["with"])
+    return texts
 
 
 @dataclass

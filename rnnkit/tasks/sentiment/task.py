@@ -219,6 +219,11 @@ class SentimentTask(Task):
 
         return build_classifier_module(model, preprocessor)
 
+    def edge_core(self, run, model):
+        from rnnkit.tasks.sentiment.classifier import build_edge_core
+
+        return build_edge_core(model, self.preprocessor(run))
+
     def custom_objects(self) -> dict[str, Any]:
         from rnnkit.tasks.sentiment.layers import HashedBigrams, MaskedGlobalMaxPooling1D, MaskedMean
 

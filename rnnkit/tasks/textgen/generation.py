@@ -137,15 +137,7 @@ class TextGenerator(tf.Module):
         return prompt_token_ids(prompt, self.level, self.lookup, self.start_id)
 
     def cell_step(self, token_ids, states):
-        x = self.embedding(token_ids)
-        new_states = []
-        position = 0
-        for cell in self.cells:
-            count = len(_state_sizes(cell))
-            x, cell_states = cell(x, states[position : position + count], training=False)
-            new_states.extend(tf.cast(state, tf.float32) for state in cell_states)
-            position += count
-        return tf.cast(self.head(x), tf.float32), new_states
+        return step_cells(self.embedding, self.cells, self.head, token_ids, states)
 
     def sample_ids(self, ids, length, temperature, seed, top_k, top_p):
         """Feed each row's prompt, then sample `length` ids per row; returns int32 [rows, length]."""
@@ -207,6 +199,73 @@ class TextGenerator(tf.Module):
             | tf.strings.regex_full_match(prompt, r"(?s)(.*\s)?")
         )
         return prompt + tf.where(glued, "", " ") + text
+
+
+def step_cells(embedding, cells, head, token_ids, states):
+    """One step of the language model: token ids `[rows]` and the cells' states -> logits
+    `[rows, vocabulary]` and the new states (float32)."""
+    x = embedding(token_ids)
+    new_states = []
+    position = 0
+    for cell in cells:
+        count = len(_state_sizes(cell))
+        x, cell_states = cell(x, states[position : position + count], training=False)
+        new_states.extend(tf.cast(state, tf.float32) for state in cell_states)
+        position += count
+    return tf.cast(head(x), tf.float32), new_states
+
+
+def build_edge_core(model, vocabulary: TextVocabulary):
+    """The language model's numeric core for LiteRT and ONNX (`rnnkit.task.EdgeCore`): one step,
+    token ids `int32[batch]` and the states `state_i` -> `logits` and `next_state_i`. The client
+    tokenizes, feeds the prompt and samples as `description` says."""
+    import keras
+    import numpy as np
+
+    from rnnkit.task import EdgeCore
+
+    embedding, head = model.get_layer("embedding"), model.get_layer("logits")
+    cells = [layer.cell for layer in model.layers if isinstance(layer, keras.layers.RNN)]
+    sizes = [size for cell in cells for size in _state_sizes(cell)]
+
+    def step(token_ids, *states):
+        logits, new_states = step_cells(embedding, cells, head, token_ids, list(states))
+        # Other names than the inputs': an ONNX graph's inputs and outputs share one namespace.
+        return {"logits": logits, **{f"next_state_{i}": state for i, state in enumerate(new_states)}}
+
+    def sample(rng: np.random.Generator, rows: int) -> dict:
+        inputs = {"token_ids": rng.integers(2, vocabulary.size, rows).astype(np.int32)}
+        inputs.update({f"state_{i}": rng.uniform(-1, 1, (rows, size)).astype(np.float32) for i, size in enumerate(sizes)})
+        return inputs
+
+    if vocabulary.level == "char":
+        tokenize = "one token per Unicode character; characters not in 'vocabulary' are left out"
+        join = "concatenate the tokens"
+    else:
+        tokenize = (f"the matches of 'word_pattern' (RE2 syntax), a line break a token of its own; "
+                    f"a word not in 'vocabulary' is 'unknown_id'")
+        join = ("join the tokens with spaces, then remove the space before . , ! ? ; : % ) ] } and after ( [ {, "
+                "and the spaces around line breaks")
+    description = {
+        "level": vocabulary.level,
+        "vocabulary": vocabulary.id_to_token,
+        "pad_id": 0,
+        "unknown_id": 1,
+        "start_id": vocabulary.id_to_token.index(vocabulary.start_token),
+        "never_sample": [0, 1],
+        **({"word_pattern": WORD_PATTERN_RE2} if vocabulary.level == "word" else {}),
+        "states": [{"input": f"state_{i}", "output": f"next_state_{i}", "size": size} for i, size in enumerate(sizes)],
+        "steps": [
+            f"tokenize the prompt: {tokenize}; an empty prompt is the one id 'start_id'",
+            "start every state at zeros; feed the prompt's ids one at a time as 'token_ids', each step's "
+            "'next_state_i' becoming the next step's 'state_i'",
+            "after the prompt's last id, draw the next id from softmax(logits / temperature), with the ids in "
+            "'never_sample' left out; feed it and repeat",
+            f"turn ids into text: {join}",
+        ],
+    }
+    inputs = [("token_ids", "int32", ()), *((f"state_{i}", "float32", (size,)) for i, size in enumerate(sizes))]
+    return EdgeCore(model=model, function=step, inputs=inputs, sample=sample, description=description)
 
 
 def prompt_token_ids(prompt, level: str, lookup, start_id):

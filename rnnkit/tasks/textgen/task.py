@@ -215,6 +215,11 @@ class TextGenTask(Task):
 
         return TextGenerator(model, preprocessor, xla=xla)
 
+    def edge_core(self, run, model):
+        from rnnkit.tasks.textgen.generation import build_edge_core
+
+        return build_edge_core(model, self.preprocessor(run))
+
     def generator(self, run, xla: bool = False):
         """The run's `TextGenerator`, with the XLA-compiled loop or the plain one, built once each."""
         if not xla:

@@ -1,0 +1,180 @@
+"""LiteRT and ONNX export: each task's numeric core, run by ai-edge-litert's interpreter and by
+onnxruntime, with a client that knows nothing but model.json, gives what the run gives.
+
+The clients below are what a phone or an ONNX user would write from model.json alone: they
+tokenize, pad, step and read the outputs as its fields say, in plain Python.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from rnnkit.cli.main import app
+
+pytest.importorskip("ai_edge_litert")
+pytest.importorskip("onnxruntime")
+pytest.importorskip("tf2onnx")
+
+runner = CliRunner()
+FORMATS = ("litert", "onnx")
+
+
+def export(run, format, out):
+    result = runner.invoke(app, ["export", str(run.path), "--format", format, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "matches TensorFlow" in result.output, result.output
+    files = {"litert": "model.tflite", "onnx": "model.onnx"}
+    assert sorted(path.name for path in out.iterdir()) == sorted(["model.json", files[format]])
+    sidecar = json.loads((out / "model.json").read_text(encoding="utf-8"))
+    assert sidecar["format"] == format and sidecar["checked"]["max_difference"] <= 1e-5, sidecar["checked"]
+    return sidecar, out / files[format]
+
+
+def runtime(format, path):
+    """`run(inputs) -> {output name: array}` over the exported file, with the runtime alone."""
+    if format == "litert":
+        from ai_edge_litert.interpreter import Interpreter
+
+        signature = Interpreter(model_path=str(path)).get_signature_runner("serving_default")
+        return lambda inputs: signature(**inputs)
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    names = [output.name for output in session.get_outputs()]
+    return lambda inputs: dict(zip(names, session.run(None, inputs)))
+
+
+def in_batches(format, run_model, inputs: dict) -> dict:
+    """Run `inputs` (rows along the first axis) at once (ONNX: any batch) or a row at a time (LiteRT: one)."""
+    if format == "onnx":
+        return run_model(inputs)
+    rows = [run_model({name: value[i:i + 1] for name, value in inputs.items()}) for i in range(len(next(iter(inputs.values()))))]
+    return {name: np.concatenate([row[name] for row in rows]) for name in rows[0]}
+
+
+# -- sentiment ---------------------------------------------------------------------------------
+
+
+def sentiment_token_ids(sidecar, texts):
+    import regex  # NLTK's dependency; Python's re has no \pL
+
+    assert sidecar["standardize"][0] == {"lowercase": "unicode"} and sidecar["split"] == "whitespace"
+    index = {word: i for i, word in enumerate(sidecar["vocabulary"]) if i >= 2}
+    first, last = sidecar["truncate"]["keep_first"], sidecar["truncate"]["keep_last"]
+    rows = []
+    for text in texts:
+        text = text.lower()
+        for step in sidecar["standardize"][1:]:
+            text = regex.sub(step["replace"], step["with"], text)
+        ids = [index.get(word, sidecar["unknown_id"]) for word in text.split()]
+        ids = ids[:first] + ids[first:][-last:] or [sidecar["unknown_id"]]
+        rows.append(ids + [sidecar["pad_id"]] * (sidecar["sequence_length"] - len(ids)))
+    return np.array(rows, dtype=sidecar["inputs"][0]["dtype"])
+
+
+@pytest.mark.parametrize("format", FORMATS)
+def test_sentiment_core_with_the_sidecar_gives_what_predict_gives(sentiment_run, format, tmp_path):
+    sidecar, path = export(sentiment_run, format, tmp_path / format)
+    assert sidecar["inputs"] == [{"name": "token_ids", "dtype": "int64",
+                                  "shape": [1 if format == "litert" else None, sidecar["sequence_length"]]}]
+    texts = ["A wonderful, brilliant film!", "", "Dull<br /><br />and BORING... a waste.", "zzz qqq",
+             " ".join(["superb"] * 5 + ["the plot was dull and tedious"] * 12)]  # longer than the sequence length
+    probabilities = in_batches(format, runtime(format, path), {"token_ids": sentiment_token_ids(sidecar, texts)})
+    expected = [[p["probabilities"][label] for label in sidecar["labels"]] for p in sentiment_run.predict(texts)]
+    np.testing.assert_allclose(probabilities["probabilities"], expected, atol=1e-5)
+
+
+# -- text generation ---------------------------------------------------------------------------
+
+
+def greedy_text(sidecar, run_model, prompt: str, length: int) -> str:
+    assert sidecar["level"] == "char"
+    vocabulary = sidecar["vocabulary"]
+    index = {token: i for i, token in enumerate(vocabulary) if i >= 2}
+    ids = [index[c] for c in prompt if c in index] or [sidecar["start_id"]]
+    states = {s["input"]: np.zeros([1, s["size"]], np.float32) for s in sidecar["states"]}
+    generated = []
+    for step in range(len(ids) + length - 1):
+        token = ids[step] if step < len(ids) else generated[-1]
+        outputs = run_model({"token_ids": np.array([token], np.int32), **states})
+        states = {s["input"]: outputs[s["output"]] for s in sidecar["states"]}
+        if step >= len(ids) - 1:
+            logits = outputs["logits"][0].copy()
+            logits[sidecar["never_sample"]] = -np.inf
+            generated.append(int(np.argmax(logits)))
+    return prompt + "".join(vocabulary[i] for i in generated)
+
+
+@pytest.mark.parametrize("format", FORMATS)
+def test_textgen_step_with_the_sidecar_continues_a_prompt_as_generate_does(trained_run, format, tmp_path):
+    sidecar, path = export(trained_run, format, tmp_path / format)
+    assert [s["input"] for s in sidecar["states"]] == [spec["name"] for spec in sidecar["inputs"][1:]]
+    run_model = runtime(format, path)
+    for prompt in ("The river", ""):
+        expected = trained_run.generate(prompt, length=24, top_k=1, seed=0)[0]  # top-k 1: the likeliest token
+        assert greedy_text(sidecar, run_model, prompt, 24) == expected
+
+
+def test_onnx_textgen_steps_a_batch_of_streams(trained_run, tmp_path):
+    """ONNX keeps the batch axis free: several streams step together, each as it would alone."""
+    sidecar, path = export(trained_run, "onnx", tmp_path / "onnx")
+    run_model = runtime("onnx", path)
+    rng = np.random.default_rng(3)
+    inputs = {"token_ids": rng.integers(2, len(sidecar["vocabulary"]), 5).astype(np.int32),
+              **{s["input"]: rng.uniform(-1, 1, (5, s["size"])).astype(np.float32) for s in sidecar["states"]}}
+    together = run_model(inputs)
+    for row in range(5):
+        alone = run_model({name: value[row:row + 1] for name, value in inputs.items()})
+        for name, value in alone.items():
+            np.testing.assert_allclose(together[name][row:row + 1], value, atol=1e-6)
+
+
+# -- forecasting -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("format", FORMATS)
+def test_forecast_core_with_the_sidecar_gives_what_forecast_gives(forecast_run, series, format, tmp_path):
+    sidecar, path = export(forecast_run, format, tmp_path / format)
+    with series.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    history = np.array([[float(row[column]) for column in sidecar["columns"]] for row in rows[-sidecar["window"]:]],
+                       np.float32)[None]
+    outputs = runtime(format, path)({"history": history})
+    expected = forecast_run.forecast(str(series))["forecast"]
+    assert len(expected) == sidecar["horizon"]
+    for name, key in (("forecast", "value"), ("lower", "lower"), ("upper", "upper")):
+        np.testing.assert_allclose(outputs[name][0], [step[key] for step in expected], rtol=1e-5)
+
+
+# -- the command -------------------------------------------------------------------------------
+
+
+def test_export_refuses_to_overwrite_what_is_not_its_own(sentiment_run, tmp_path):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    result = runner.invoke(app, ["export", str(sentiment_run.path), "--format", "onnx", "--out", str(mine)])
+    assert result.exit_code == 2 and "Pass --overwrite" in result.output
+    result = runner.invoke(app, ["export", str(sentiment_run.path), "--format", "onnx", "--out", str(mine), "--overwrite"])
+    assert result.exit_code == 2 and "not an rnnkit onnx export" in result.output
+    assert (mine / "notes.txt").read_text() == "keep me"
+    export(sentiment_run, "onnx", tmp_path / "again")
+    result = runner.invoke(app, ["export", str(sentiment_run.path), "--format", "litert", "--out", str(tmp_path / "again"),
+                                 "--overwrite"])
+    assert result.exit_code == 0, result.output
+    assert sorted(path.name for path in (tmp_path / "again").iterdir()) == ["model.json", "model.tflite"]
+
+
+def test_export_without_the_converter_names_the_extra_to_install(sentiment_run, tmp_path, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tf2onnx" else real(name, *a))
+    result = runner.invoke(app, ["export", str(sentiment_run.path), "--format", "onnx", "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2, result.output
+    assert "pip install 'rnnkit[onnx]'" in result.output and not (tmp_path / "o").exists()
