@@ -7,8 +7,14 @@ process. Clients send `--requests` requests (one review of about 200 words, or o
 `concurrency` threads, each on its own keep-alive connection. The baseline is the SavedModel's
 `serving_default` called in this process on batches of 32 of the same reviews.
 
+The same two runs are exported to LiteRT and ONNX (`rnnkit export --format litert|onnx`): their file
+sizes next to the SavedModel's, and the latency of one example (median of `--calls` calls) in each
+runtime. The SavedModel takes the raw review and tokenizes it inside; LiteRT and ONNX take token
+ids, which their client makes (here TensorFlow makes them, outside the timing).
+
     python benchmarks/serve.py                      # about 5 minutes
     python benchmarks/serve.py --requests 200       # a smoke test
+    python benchmarks/serve.py --only edge          # sizes and latencies of the exports only
 
 Targets (issue #13): at concurrency 32, sentiment requests/s >= 5x concurrency 1 and >= 0.8x the
 direct reviews/s; p99 at concurrency 1 < 50 ms for a 200-word review; no errors.
@@ -36,7 +42,7 @@ from _common import IMDB, SHARED_DATA, imdb_reviews, machine, require, write_rev
 AIRLINE = SHARED_DATA / "timeseries" / "airline_passengers_monthly.csv"
 
 
-def train_runs(work: Path) -> tuple[Path, Path, list[str], list]:
+def train_runs(work: Path) -> tuple[Path, Path, list[str], list, dict]:
     import numpy as np
     import pandas as pd
     import tensorflow as tf
@@ -55,7 +61,7 @@ def train_runs(work: Path) -> tuple[Path, Path, list[str], list]:
     spec = tf.saved_model.load(str(exported_forecast)).signatures["serving_default"].structured_input_signature[1]
     window = spec["history"].shape[1]
     windows = [series[start:start + window].reshape(window, 1).tolist() for start in range(len(series) - window)]
-    return exported_sentiment, exported_forecast, reviews, windows
+    return exported_sentiment, exported_forecast, reviews, windows, {"sentiment": sentiment, "forecast": forecast}
 
 
 def direct_reviews_per_second(path: Path, reviews: list[str], rounds: int = 3) -> float:
@@ -71,6 +77,50 @@ def direct_reviews_per_second(path: Path, reviews: list[str], rounds: int = 3) -
             function(text=batch)
         rates.append(32 * len(batches) / (time.perf_counter() - start))
     return statistics.median(rates)
+
+
+def edge_rows(runs: dict, savedmodels: dict, reviews: list[str], windows: list, work: Path, calls: int) -> list:
+    """Per task and format: the model's size in bytes and the median latency of one example in ms."""
+    import numpy as np
+    import tensorflow as tf
+    from ai_edge_litert.interpreter import Interpreter
+    import onnxruntime
+
+    preprocessor = runs["sentiment"].task_object.preprocessor(runs["sentiment"])
+    ids = [preprocessor.encode(tf.constant([text])).to_tensor(0).numpy() for text in reviews[:calls]]  # unpadded
+    inputs = {"sentiment": [{"token_ids": row.astype(np.int64)} for row in ids],
+              "forecast": [{"history": np.asarray(window, np.float32)[None]} for window in windows[:calls]]}
+    raw = {"sentiment": [{"text": tf.constant([text])} for text in reviews[:calls]],
+           "forecast": [{"history": tf.constant(example["history"])} for example in inputs["forecast"]]}
+
+    def median_ms(call, examples) -> float:
+        for example in examples[:5]:
+            call(example)  # warm-up
+        times = []
+        for example in examples:
+            start = time.perf_counter()
+            call(example)
+            times.append(time.perf_counter() - start)
+        return 1000 * statistics.median(times)
+
+    rows = []
+    for task, run in runs.items():
+        savedmodel = savedmodels[task]
+        function = tf.saved_model.load(str(savedmodel)).signatures["serving_default"]
+        rows.append((task, "SavedModel", sum(f.stat().st_size for f in savedmodel.rglob("*") if f.is_file()),
+                     median_ms(lambda example: function(**example), raw[task])))
+        for format in ("litert", "onnx"):
+            folder = run.export(work / "edge" / f"{task}-{format}", format=format)
+            if format == "litert":
+                path = folder / "model.tflite"
+                signature = Interpreter(model_path=str(path)).get_signature_runner("serving_default")
+                call = lambda example, signature=signature: signature(**example)  # noqa: E731
+            else:
+                path = folder / "model.onnx"
+                session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+                call = lambda example, session=session: session.run(None, example)  # noqa: E731
+            rows.append((task, format, path.stat().st_size, median_ms(call, inputs[task])))
+    return rows
 
 
 def start_server(models: list[str]) -> tuple[subprocess.Popen, int]:
@@ -124,46 +174,64 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=2000, help="requests per measurement")
     parser.add_argument("--concurrency", default="1,8,32")
+    parser.add_argument("--calls", type=int, default=300, help="examples per export latency")
+    parser.add_argument("--only", choices=("load", "edge"), help="one of the two measurements")
     args = parser.parse_args()
     if require(IMDB) is None or require(AIRLINE) is None:
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     levels = [int(level) for level in args.concurrency.split(",")]
+    results, edge = {}, []
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
-        sentiment, forecast, reviews, windows = train_runs(work)
-        direct = direct_reviews_per_second(sentiment, reviews)
-        process, port = start_server([f"sentiment={sentiment.parent}", f"airline={forecast.parent}"])
-        try:
-            cases = {"sentiment": ("/v1/models/sentiment:predict",
-                                   [json.dumps({"instances": [text]}).encode() for text in reviews]),
-                     "forecast": ("/v1/models/airline:predict",
-                                  [json.dumps({"instances": [window]}).encode() for window in windows])}
-            results = {}
-            for name, (path, bodies) in cases.items():
-                load(port, path, bodies, 50, 4)  # warm-up
-                for level in levels:
-                    results[name, level] = load(port, path, bodies, args.requests, level)
-        finally:
-            process.terminate()
-            process.wait(30)
-        sizes = {name: sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
-                 for name, path in (("sentiment", sentiment), ("forecast", forecast))}
-    print(f"\nrnnkit serve on 127.0.0.1, {args.requests} requests per row (one example each); {machine()}")
-    print(f"{'model':<10} {'concurrency':>11} {'requests/s':>11} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
-    for (name, level), result in results.items():
-        print(f"{name:<10} {level:>11} {result['rps']:>11.1f} {result['p50']:>8.1f} {result['p99']:>8.1f} "
-              f"{result['errors']:>7}")
-    print(f"direct: the sentiment SavedModel in one process, batches of 32: {direct:.1f} reviews/s")
-    print(f"SavedModel sizes: sentiment {sizes['sentiment'] / 1e6:.1f} MB, forecast {sizes['forecast'] / 1e6:.1f} MB")
-    low, high = min(levels), max(levels)
-    if ("sentiment", low) in results and ("sentiment", high) in results:
-        top = results["sentiment", high]["rps"]
-        print(f"sentiment, concurrency {high} vs {low}: {top / results['sentiment', low]['rps']:.2f}x (target >= 5x); "
-              f"vs direct batches of 32: {top / direct:.2f}x (target >= 0.8x); "
-              f"p99 at concurrency {low}: {results['sentiment', low]['p99']:.1f} ms (target < 50 ms, "
-              "200-word reviews)")
+        sentiment, forecast, reviews, windows, runs = train_runs(work)
+        if args.only != "edge":
+            direct = direct_reviews_per_second(sentiment, reviews)
+            results = serve_load(sentiment, forecast, reviews, windows, levels, args.requests)
+        if args.only != "load":
+            edge = edge_rows(runs, {"sentiment": sentiment, "forecast": forecast}, reviews, windows, work, args.calls)
+    if results:
+        print(f"\nrnnkit serve on 127.0.0.1, {args.requests} requests per row (one example each); {machine()}")
+        print(f"{'model':<10} {'concurrency':>11} {'requests/s':>11} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+        for (name, level), result in results.items():
+            print(f"{name:<10} {level:>11} {result['rps']:>11.1f} {result['p50']:>8.1f} {result['p99']:>8.1f} "
+                  f"{result['errors']:>7}")
+        print(f"direct: the sentiment SavedModel in one process, batches of 32: {direct:.1f} reviews/s")
+        low, high = min(levels), max(levels)
+        if ("sentiment", low) in results and ("sentiment", high) in results:
+            top = results["sentiment", high]["rps"]
+            print(f"sentiment, concurrency {high} vs {low}: {top / results['sentiment', low]['rps']:.2f}x (target >= 5x); "
+                  f"vs direct batches of 32: {top / direct:.2f}x (target >= 0.8x); "
+                  f"p99 at concurrency {low}: {results['sentiment', low]['p99']:.1f} ms (target < 50 ms, "
+                  "200-word reviews)")
+    if edge:
+        print(f"\nExports, one example per call (median of {args.calls}); {machine()}")
+        print(f"{'model':<10} {'format':<11} {'size':>10} {'size ratio':>11} {'ms':>8} {'speed-up':>9}")
+        base = {task: (size, ms) for task, format, size, ms in edge if format == "SavedModel"}
+        for task, format, size, ms in edge:
+            print(f"{task:<10} {format:<11} {size / 1e3:>7.0f} kB {size / base[task][0]:>10.2f}x {ms:>8.3f} "
+                  f"{base[task][1] / ms:>8.1f}x")
+        print("size ratio and speed-up: against the SavedModel of the same run (which tokenizes inside; LiteRT "
+              "and ONNX take token ids)")
 
+
+def serve_load(sentiment: Path, forecast: Path, reviews: list[str], windows: list, levels: list[int],
+               requests: int) -> dict:
+    process, port = start_server([f"sentiment={sentiment.parent}", f"airline={forecast.parent}"])
+    try:
+        cases = {"sentiment": ("/v1/models/sentiment:predict",
+                               [json.dumps({"instances": [text]}).encode() for text in reviews]),
+                 "forecast": ("/v1/models/airline:predict",
+                              [json.dumps({"instances": [window]}).encode() for window in windows])}
+        results = {}
+        for name, (path, bodies) in cases.items():
+            load(port, path, bodies, 50, 4)  # warm-up
+            for level in levels:
+                results[name, level] = load(port, path, bodies, requests, level)
+        return results
+    finally:
+        process.terminate()
+        process.wait(30)
 
 if __name__ == "__main__":
     main()

@@ -252,4 +252,4 @@ def _sidecar(run, core, format: str, file: str, batch: int | None, check: dict) 
 def _zeros(shape, dtype):
     import tensorflow as tf
 
-    return tf.zeros([1, *shape], dtype)
+    return tf.zeros([1, *(1 if size is None else size for size in shape)], dtype)

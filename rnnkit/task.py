@@ -56,7 +56,7 @@ class EdgeCore:
         model: the Keras model whose weights `function` reads.
         function: `(*inputs) -> {output name: tensor}`, traced with a batch axis in front of
             each of `inputs`' shapes.
-        inputs: `(name, dtype, shape without the batch axis)` of each input, in call order.
+        inputs: `(name, dtype, shape without the batch axis)` of each input, in call order (`None`: any size).
         sample: `(rng, rows) -> {input name: array}`: inputs the export checks the converted
             model on, against `function`.
         description: JSON-ready: what the inputs and outputs mean and how a client makes and reads them.

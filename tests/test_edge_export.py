@@ -49,14 +49,6 @@ def runtime(format, path):
     return lambda inputs: dict(zip(names, session.run(None, inputs)))
 
 
-def in_batches(format, run_model, inputs: dict) -> dict:
-    """Run `inputs` (rows along the first axis) at once (ONNX: any batch) or a row at a time (LiteRT: one)."""
-    if format == "onnx":
-        return run_model(inputs)
-    rows = [run_model({name: value[i:i + 1] for name, value in inputs.items()}) for i in range(len(next(iter(inputs.values()))))]
-    return {name: np.concatenate([row[name] for row in rows]) for name in rows[0]}
-
-
 # -- sentiment ---------------------------------------------------------------------------------
 
 
@@ -72,21 +64,33 @@ def sentiment_token_ids(sidecar, texts):
         for step in sidecar["standardize"][1:]:
             text = regex.sub(step["replace"], step["with"], text)
         ids = [index.get(word, sidecar["unknown_id"]) for word in text.split()]
-        ids = ids[:first] + ids[first:][-last:] or [sidecar["unknown_id"]]
-        rows.append(ids + [sidecar["pad_id"]] * (sidecar["sequence_length"] - len(ids)))
-    return np.array(rows, dtype=sidecar["inputs"][0]["dtype"])
+        rows.append(ids[:first] + ids[first:][-last:] or [sidecar["unknown_id"]])
+    return rows
+
+
+def padded(sidecar, rows):
+    width = max(len(ids) for ids in rows)
+    return np.array([ids + [sidecar["pad_id"]] * (width - len(ids)) for ids in rows], sidecar["inputs"][0]["dtype"])
 
 
 @pytest.mark.parametrize("format", FORMATS)
 def test_sentiment_core_with_the_sidecar_gives_what_predict_gives(sentiment_run, format, tmp_path):
     sidecar, path = export(sentiment_run, format, tmp_path / format)
-    assert sidecar["inputs"] == [{"name": "token_ids", "dtype": "int64",
-                                  "shape": [1 if format == "litert" else None, sidecar["sequence_length"]]}]
+    assert sidecar["inputs"] == [{"name": "token_ids", "dtype": "int64", "shape": [1 if format == "litert" else None, None]}]
     texts = ["A wonderful, brilliant film!", "", "Dull<br /><br />and BORING... a waste.", "zzz qqq",
              " ".join(["superb"] * 5 + ["the plot was dull and tedious"] * 12)]  # longer than the sequence length
-    probabilities = in_batches(format, runtime(format, path), {"token_ids": sentiment_token_ids(sidecar, texts)})
+    rows = sentiment_token_ids(sidecar, texts)
+    assert max(len(ids) for ids in rows) == sidecar["sequence_length"]
+    run_model = runtime(format, path)
+    if format == "onnx":  # one padded batch
+        probabilities = run_model({"token_ids": padded(sidecar, rows)})["probabilities"]
+    else:  # one text at a time, each as long as it is
+        probabilities = np.concatenate([run_model({"token_ids": padded(sidecar, [ids])})["probabilities"] for ids in rows])
     expected = [[p["probabilities"][label] for label in sidecar["labels"]] for p in sentiment_run.predict(texts)]
-    np.testing.assert_allclose(probabilities["probabilities"], expected, atol=1e-5)
+    np.testing.assert_allclose(probabilities, expected, atol=1e-5)
+    # Padding is ignored: padded to the sequence length, the first text scores the same.
+    full = np.array([rows[0] + [sidecar["pad_id"]] * (sidecar["sequence_length"] - len(rows[0]))], np.int64)
+    np.testing.assert_allclose(run_model({"token_ids": full})["probabilities"], probabilities[:1], atol=1e-5)
 
 
 # -- text generation ---------------------------------------------------------------------------
@@ -178,3 +182,16 @@ def test_export_without_the_converter_names_the_extra_to_install(sentiment_run, 
     result = runner.invoke(app, ["export", str(sentiment_run.path), "--format", "onnx", "--out", str(tmp_path / "o")])
     assert result.exit_code == 2, result.output
     assert "pip install 'rnnkit[onnx]'" in result.output and not (tmp_path / "o").exists()
+
+
+def test_a_word_level_two_layer_lstm_exports_to_both(corpus, tmp_path):
+    """Two LSTM layers (two states each) at word level: both exports match TensorFlow (the check
+    inside the export) and say how words are split."""
+    import rnnkit
+    from tests.helpers import TINY
+
+    run = rnnkit.train(str(corpus), out=tmp_path / "run", **{**TINY, "level": "word", "cell": "lstm", "layers": 2})
+    for format in FORMATS:
+        sidecar, _ = export(run, format, tmp_path / format)
+        assert [s["input"] for s in sidecar["states"]] == ["state_0", "state_1", "state_2", "state_3"]
+        assert sidecar["level"] == "word" and sidecar["word_pattern"]

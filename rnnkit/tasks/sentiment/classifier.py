@@ -47,8 +47,9 @@ def build_classifier_module(model, preprocessor: TextClassificationPreprocessor)
 
 def build_edge_core(model, preprocessor: TextClassificationPreprocessor):
     """The classifier's numeric core for LiteRT and ONNX (`rnnkit.task.EdgeCore`): token ids
-    `int64[batch, sequence_length]`, padded on the right with 0, -> `probabilities[batch, classes]`.
-    The client standardizes, splits and looks up the words as `description` says."""
+    `int64[batch, length]` (at most `sequence_length`; rows of a batch padded on the right with 0)
+    -> `probabilities[batch, classes]`. The length is free, so a short text costs few steps, as in
+    the SavedModel. The client standardizes, splits and looks up the words as `description` says."""
     import tensorflow as tf
 
     from rnnkit.task import EdgeCore
@@ -62,10 +63,10 @@ def build_edge_core(model, preprocessor: TextClassificationPreprocessor):
         return {"probabilities": tf.cast(probabilities, tf.float32)}
 
     def sample(rng: np.random.Generator, rows: int) -> dict:
-        ids = np.zeros((rows, length), np.int64)
-        for row in range(rows):
-            used = int(rng.integers(1, length + 1))
-            ids[row, :used] = rng.integers(1, preprocessor.vocabulary_size, used)
+        used = rng.integers(1, length + 1, rows)
+        ids = np.zeros((rows, int(used.max())), np.int64)  # padded to the batch's longest, as the SavedModel does
+        for row, count in enumerate(used):
+            ids[row, :count] = rng.integers(1, preprocessor.vocabulary_size, count)
         return {"token_ids": ids}
 
     head = length // 4 if preprocessor.truncate == "head_tail" else 0
@@ -83,11 +84,12 @@ def build_edge_core(model, preprocessor: TextClassificationPreprocessor):
             "split it on whitespace; each word's id is its index in 'vocabulary', 'unknown_id' for a word not there",
             "keep the first 'truncate.keep_first' ids and the last 'truncate.keep_last' of the rest",
             "a text with no words at all is the one id 'unknown_id'",
-            "pad on the right with 'pad_id' to 'sequence_length' ids: the input 'token_ids'",
+            "the ids are the input 'token_ids'; texts in one batch are padded on the right with 'pad_id' to the "
+            "longest (padding is ignored, so padding to 'sequence_length' gives the same result, more slowly)",
             "the output 'probabilities' has one probability per label, in the order of 'labels'",
         ],
     }
-    return EdgeCore(model=model, function=classify, inputs=[("token_ids", "int64", (length,))], sample=sample,
+    return EdgeCore(model=model, function=classify, inputs=[("token_ids", "int64", (None,))], sample=sample,
                     description=description)
 
 
