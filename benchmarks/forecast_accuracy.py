@@ -23,6 +23,10 @@ seed. Cases run one after the other in this process.
     python benchmarks/forecast_accuracy.py
     python benchmarks/forecast_accuracy.py --cases airline-12 --seeds 1,2,3
     python benchmarks/forecast_accuracy.py --cases airline-12 --epochs 5   # smoke test
+    python benchmarks/forecast_accuracy.py --seeds 1,2,3 --baseline-set ensemble=1   # and one network, side by side
+
+`--set KEY=VALUE` passes an option to rnnkit's run; `--baseline-set KEY=VALUE` trains a second rnnkit
+run per seed with that option, printed as its own row ("rnnkit with KEY=VALUE").
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import SHARED_DATA, machine, require
+from _common import SHARED_DATA, machine, parse_sets, require
 
 TIMESERIES = SHARED_DATA / "timeseries"
 VAL_SPLIT = 0.01
@@ -93,11 +97,12 @@ def make_demand(path: Path) -> Path:
 BASELINES = {"naive": "naive", "seasonal_naive": "seasonal naive", "mean": "mean"}
 
 
-def rnnkit_run(path: Path, case: Case, seed: int, val_split: float, epochs: int | None, work: Path) -> dict:
-    """Train rnnkit's default forecaster; its test metrics, MASE scale, seconds and epochs."""
+def rnnkit_run(path: Path, case: Case, seed: int, val_split: float, epochs: int | None, work: Path,
+               options: dict | None = None) -> dict:
+    """Train rnnkit's default forecaster (with `options`); its test metrics, MASE scale, seconds and epochs."""
     import rnnkit
 
-    options = {} if epochs is None else {"epochs": epochs}
+    options = {**(options or {}), **({} if epochs is None else {"epochs": epochs})}
     start = time.perf_counter()
     run = rnnkit.train(str(path), task="forecast", target=case.target, horizon=case.horizon, val_split=val_split,
                        seed=seed, out=work / f"run-{seed}", overwrite=True, quiet=True, **options)
@@ -158,14 +163,20 @@ def run_case(name: str, case: Case, path: Path, args: argparse.Namespace, seeds:
     actual = values[origin:][None, :, None]
     runs = []
     with tempfile.TemporaryDirectory() as folder:
+        baseline_runs = []
         for seed in seeds:
-            result = rnnkit_run(path, case, seed, args.val_split, args.epochs, Path(folder))
-            checked = result["validation"]
-            errors = ", ".join(f"{key} {value:.3f}" for key, value in checked.get("errors", {}).items())
-            print(f"seed {seed}: rnnkit MASE {result['model']['mase']:.3f}, {result['epochs']} epochs "
-                  f"(best {result['best_epoch']}), {result['seconds']:.1f} s; season {result['season']}, transform "
-                  f"{result['transform']}; validation errors: {errors}; kept {checked.get('forecaster')}", flush=True)
-            runs.append(result)
+            variants = [(runs, parse_sets(args.set), "")]
+            if args.baseline_set:
+                variants.append((baseline_runs, parse_sets(args.baseline_set), f" ({' '.join(args.baseline_set)})"))
+            for collected, options, label in variants:
+                result = rnnkit_run(path, case, seed, args.val_split, args.epochs, Path(folder), options)
+                checked = result["validation"]
+                errors = ", ".join(f"{key} {value:.3f}" for key, value in checked.get("errors", {}).items())
+                print(f"seed {seed}{label}: rnnkit MASE {result['model']['mase']:.3f}, {result['epochs']} epochs "
+                      f"(best {result['best_epoch']}), {result['seconds']:.1f} s; season {result['season']}, "
+                      f"transform {result['transform']}; validation errors: {errors}; kept "
+                      f"{checked.get('forecaster')}", flush=True)
+                collected.append(result)
     season = runs[0]["season"]
     recomputed = seasonal_naive_scale(series.values[:train_end, :1], season)
     scale = np.asarray(runs[0]["mase_scale"], dtype=np.float64)
@@ -193,7 +204,7 @@ def run_case(name: str, case: Case, path: Path, args: argparse.Namespace, seeds:
           f"(AIC {aic}), {hw['seconds']:.1f} s", flush=True)
     for message in hw["warnings"]:
         print(f"  statsmodels warned: {message}")
-    return {"runs": runs, "baselines": runs[0]["baselines"], "hw": hw, "hw_metrics": hw_metrics, "season": season,
+    return {"runs": runs, "baseline_runs": baseline_runs, "baselines": runs[0]["baselines"], "hw": hw, "hw_metrics": hw_metrics, "season": season,
             "seasonal": seasonal, "hw_season": HW_SEASON.get(name, season)}
 
 
@@ -213,6 +224,9 @@ def main() -> None:
     parser.add_argument("--hw-seasonal", choices=["auto", "add", "mul"], default="auto",
                         help="Holt-Winters season; auto: the lower AIC of add and mul")
     parser.add_argument("--data", type=Path, default=TIMESERIES, help="the folder of the series CSVs")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="an rnnkit option")
+    parser.add_argument("--baseline-set", action="append", default=[], metavar="KEY=VALUE",
+                        help="also train rnnkit with this option, side by side")
     args = parser.parse_args()
     try:
         import statsmodels  # noqa: F401
@@ -254,10 +268,15 @@ def main() -> None:
     print("| case | method | MAE | sMAPE % | MASE | fit s | epochs |")
     print("|---|---|---:|---:|---:|---:|---:|")
     for name, result in results.items():
-        runs = result["runs"]
-        row = [summary([run["model"][key] for run in runs], 3 if key == "mase" else 2) for key in METRICS]
-        print(f"| {name} | rnnkit default GRU | {' | '.join(row)} | {summary([run['seconds'] for run in runs], 1)} "
-              f"| {summary([run['epochs'] for run in runs], 0 if len(runs) == 1 else 1)} |")
+        labels = [("runs", "rnnkit default GRU" + (f" with {' '.join(args.set)}" if args.set else "")),
+                  ("baseline_runs", f"rnnkit with {' '.join(args.baseline_set)}")]
+        for key, label in labels:
+            runs = result[key]
+            if not runs:
+                continue
+            row = [summary([run["model"][metric] for run in runs], 3 if metric == "mase" else 2) for metric in METRICS]
+            print(f"| {name} | {label} | {' | '.join(row)} | {summary([run['seconds'] for run in runs], 1)} "
+                  f"| {summary([run['epochs'] for run in runs], 0 if len(runs) == 1 else 1)} |")
         for key, label in BASELINES.items():
             metrics = result["baselines"][key]
             label += f" (season {result['season']})" if key == "seasonal_naive" else ""
@@ -275,6 +294,9 @@ def main() -> None:
         model_mase = float(np.mean([run["model"]["mase"] for run in result["runs"]]))
         coverage = float(np.mean([run["model"]["coverage"] for run in result["runs"]]))
         best_naive = min(metrics["mase"] for metrics in result["seasonal"].values()) if result["seasonal"] else math.nan
+        if result["baseline_runs"]:
+            other = float(np.mean([run["model"]["mase"] for run in result["baseline_runs"]]))
+            print(f"{name}: rnnkit MASE / rnnkit with {' '.join(args.baseline_set)} MASE = {model_mase / other:.2f}")
         print(f"{name}: rnnkit MASE / Holt-Winters MASE = {model_mase / result['hw_metrics']['mase']:.2f}, "
               f"/ best seasonal naive MASE = {model_mase / best_naive:.2f} (rnnkit 80% interval coverage "
               f"{coverage:.2f}; window {result['runs'][0]['window']}; MASE scaled by season {result['season']})")

@@ -20,7 +20,7 @@ def export(
     run: RunDir,
     out: Annotated[Path, typer.Option(help="Where to write the export.", show_default=False)],
     format: Annotated[ExportFormat, typer.Option(
-        help="savedmodel serves raw input to TensorFlow Serving; litert (phones, microcontrollers) and onnx "
+        help="savedmodel serves raw input to TensorFlow Serving; litert (phones, edge devices) and onnx "
              "hold the numeric model, with model.json saying how to make its input and read its output.",
     )] = ExportFormat("savedmodel"),
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace a non-empty --out.")] = False,

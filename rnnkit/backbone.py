@@ -61,7 +61,8 @@ def build_recurrent_stack(config: Any, return_sequences: bool = True, name: str 
             layer = keras.layers.Bidirectional(layer, name=f"bi{name}_{index}")
         layers.append(layer)
         if config.dropout:
-            layers.append(keras.layers.Dropout(config.dropout, name=f"dropout_{index}"))
+            prefix = "" if name == "rnn" else f"{name}_"
+            layers.append(keras.layers.Dropout(config.dropout, name=f"{prefix}dropout_{index}"))
     return layers
 
 

@@ -10,6 +10,7 @@ the runtime's outputs on sample inputs against TensorFlow's, to `TOLERANCE`.
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import tempfile
@@ -83,6 +84,9 @@ def export_edge(run, out: str | Path, format: str, overwrite: bool = False) -> P
     it is converted, then checked against TensorFlow, before anything is written to `out`."""
     import importlib.util
 
+    if not run.task_object.offers("edge_core"):
+        raise ConfigError(f"A {run.task} run has no LiteRT or ONNX export (its task defines no numeric core). "
+                          "Use --format savedmodel or keras.")
     spec = EDGE_FORMATS[format]
     missing = [module for module in spec["modules"] if importlib.util.find_spec(module) is None]
     if missing:
@@ -91,11 +95,12 @@ def export_edge(run, out: str | Path, format: str, overwrite: bool = False) -> P
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         if not overwrite:
             raise RunError(f"{out} already exists and is not empty. Pass --overwrite or choose another --out.")
-        if not (out / SIDECAR).exists():
-            raise RunError(f"{out} is not an rnnkit {format} export, so --overwrite will not replace it. "
+        if not _is_edge_export(out):
+            raise RunError(f"{out} is not an rnnkit LiteRT or ONNX export, so --overwrite will not replace it. "
                            "Choose another --out.")
     import_tensorflow()
-    core = run.task_object.edge_core(run, float32_model(run.model, run.task_object.custom_objects()))
+    model = float32_model(run.model, run.task_object.custom_objects())
+    core = run.task_object.edge_core(run, model)
     target = out.resolve()
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -103,21 +108,38 @@ def export_edge(run, out: str | Path, format: str, overwrite: bool = False) -> P
     except OSError as error:
         raise RunError(f"Cannot write to {out}: {error.strerror}. Choose another --out.") from None
     try:
-        model_file = staging / spec["file"]
-        # LiteRT's builtin recurrent loops need every shape fixed: one row per call.
+        folder = staging / "export"  # made with the umask's permissions (mkdtemp's own are the owner's only)
+        folder.mkdir()
+        model_file = folder / spec["file"]
+        # LiteRT's builtin recurrent loops need a fixed batch (their tensor lists' element shape): one row a call.
         batch = 1 if format == "litert" else None
         convert = _convert_litert if format == "litert" else _convert_onnx
         convert(core, batch, model_file)
         run_converted = _litert_runner if format == "litert" else _onnx_runner
         check = _check(core, run_converted(model_file), rows=1 if batch else CHECK_ROWS)
-        if check["difference"] > TOLERANCE:
-            raise RunError(f"The {format} model's outputs differ from TensorFlow's by {check['difference']:.2g} "
-                           f"(more than {TOLERANCE:g}), so it was not written. Please report this as a bug.")
-        write_json_atomic(staging / SIDECAR, _sidecar(run, core, format, spec["file"], batch, check))
-        replace_dir(staging, out)
+        if not check["difference"] <= TOLERANCE:  # NaN too
+            raise RuntimeError(f"The {format} model's outputs differ from TensorFlow's by {check['difference']:.2g} "
+                               f"(more than {TOLERANCE:g}), so it was not written. Please report this as a bug.")
+        check["float32_copy"] = model is not run.model
+        write_json_atomic(folder / SIDECAR, _sidecar(run, core, format, spec["file"], batch, check))
+        replace_dir(folder, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return out
+
+
+def _is_edge_export(folder: Path) -> bool:
+    """Whether `folder` holds an earlier LiteRT or ONNX export and nothing else, which --overwrite may replace."""
+    import json
+
+    try:
+        sidecar = json.loads((folder / SIDECAR).read_text(encoding="utf-8"))
+        names = {path.name for path in folder.iterdir()}
+    except (OSError, ValueError):
+        return False
+    ours = {SIDECAR, *(spec["file"] for spec in EDGE_FORMATS.values())}
+    return (isinstance(sidecar, dict) and sidecar.get("format") in EDGE_FORMATS and "rnnkit_version" in sidecar
+            and names <= ours)
 
 
 def float32_model(model, custom_objects: dict):
@@ -183,7 +205,11 @@ def _convert_onnx(core, batch: int | None, path: Path) -> None:
             warnings.simplefilter("ignore", FutureWarning)  # its test for np.object
             patch_tf2onnx()
     specs = _specs(core, batch)
-    tf2onnx.convert.from_function(tf.function(core.function, input_signature=specs), specs, output_path=str(path))
+    try:
+        tf2onnx.convert.from_function(tf.function(core.function, input_signature=specs), specs, output_path=str(path))
+    except Exception as error:  # tf2onnx raises ValueError, KeyError, its own errors, ...
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise RunError(f"This model does not convert to ONNX: {reason}") from None
 
 
 def _litert_runner(path: Path):
@@ -214,9 +240,11 @@ def _check(core, run_converted, rows: int) -> dict:
         expected = core.function(*(tf.constant(inputs[name]) for name, _, _ in core.inputs))
         got = run_converted(inputs)
         for name, value in expected.items():
-            value = value.numpy()
+            value, converted = value.numpy(), np.asarray(got.get(name))
+            if converted.shape != value.shape or not (np.all(np.isfinite(converted)) and np.all(np.isfinite(value))):
+                return {"difference": math.inf, "rows": checked + rows}
             scale = max(float(np.max(np.abs(value), initial=0.0)), 1.0)
-            difference = max(difference, float(np.max(np.abs(got[name] - value), initial=0.0)) / scale)
+            difference = max(difference, float(np.max(np.abs(converted - value), initial=0.0)) / scale)
         checked += rows
     return {"difference": difference, "rows": checked}
 
@@ -245,7 +273,9 @@ def _sidecar(run, core, format: str, file: str, batch: int | None, check: dict) 
                     for name, value in outputs.items()],
         **core.description,
         "checked": {"runtime": f"{runtime} {version(runtime)}", "rows": check["rows"],
-                    "max_difference": check["difference"], "against": "TensorFlow (the SavedModel's computation)"},
+                    "max_difference": check["difference"],
+                    "against": "TensorFlow, the SavedModel's computation" + (
+                        " in float32 (the run itself computes in float16)" if check["float32_copy"] else "")},
     }
 
 

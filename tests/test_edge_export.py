@@ -165,13 +165,97 @@ def test_export_refuses_to_overwrite_what_is_not_its_own(sentiment_run, tmp_path
     result = runner.invoke(app, ["export", str(sentiment_run.path), "--format", "onnx", "--out", str(mine)])
     assert result.exit_code == 2 and "Pass --overwrite" in result.output
     result = runner.invoke(app, ["export", str(sentiment_run.path), "--format", "onnx", "--out", str(mine), "--overwrite"])
-    assert result.exit_code == 2 and "not an rnnkit onnx export" in result.output
+    assert result.exit_code == 2 and "not an rnnkit LiteRT or ONNX export" in result.output
     assert (mine / "notes.txt").read_text() == "keep me"
     export(sentiment_run, "onnx", tmp_path / "again")
     result = runner.invoke(app, ["export", str(sentiment_run.path), "--format", "litert", "--out", str(tmp_path / "again"),
                                  "--overwrite"])
     assert result.exit_code == 0, result.output
     assert sorted(path.name for path in (tmp_path / "again").iterdir()) == ["model.json", "model.tflite"]
+
+
+def test_a_foreign_folder_with_a_model_json_is_not_replaced(sentiment_run, tmp_path):
+    web = tmp_path / "web"
+    web.mkdir()
+    (web / "model.json").write_text('{"format": "layers-model", "weightsManifest": []}')
+    (web / "group1-shard1of1.bin").write_bytes(b"weights")
+    result = runner.invoke(app, ["export", str(sentiment_run.path), "--format", "litert", "--out", str(web), "--overwrite"])
+    assert result.exit_code == 2 and "not an rnnkit LiteRT or ONNX export" in result.output
+    assert sorted(path.name for path in web.iterdir()) == ["group1-shard1of1.bin", "model.json"]
+
+
+def test_a_converted_model_that_disagrees_is_not_written(sentiment_run, tmp_path, monkeypatch):
+    """The check is what stands between a converter's bug and a user's phone: outputs off by more than
+    the tolerance, or not finite, and the earlier export stays as it was."""
+    import rnnkit.export
+
+    sidecar, _ = export(sentiment_run, "onnx", tmp_path / "out")
+    before = {path.name: path.read_bytes() for path in (tmp_path / "out").iterdir()}
+    real = rnnkit.export._onnx_runner
+    for damage in (lambda value: value + 1e-3, lambda value: value * np.nan):
+        def damaged(path, damage=damage):
+            run_model = real(path)
+            return lambda inputs: {name: damage(value) for name, value in run_model(inputs).items()}
+
+        monkeypatch.setattr(rnnkit.export, "_onnx_runner", damaged)
+        with pytest.raises(RuntimeError, match="differ from TensorFlow's"):
+            sentiment_run.export(tmp_path / "out", format="onnx", overwrite=True)
+        assert {path.name: path.read_bytes() for path in (tmp_path / "out").iterdir()} == before
+    assert not [path for path in tmp_path.iterdir() if path.name.startswith(".out.")]  # no staging left behind
+
+
+def test_the_export_folder_is_readable_by_others_as_the_umask_allows(sentiment_run, tmp_path):
+    import os
+    import stat
+
+    export(sentiment_run, "onnx", tmp_path / "shared")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE((tmp_path / "shared").stat().st_mode) == 0o777 & ~umask
+
+
+def test_head_tail_truncation_is_described_as_it_is_done(reviews, tmp_path):
+    """A classifier that keeps a text's head and tail: the client from model.json keeps the same ids."""
+    import rnnkit
+    from tests.helpers import TINY_SENTIMENT
+
+    run = rnnkit.train(str(reviews), task="sentiment", out=tmp_path / "run",
+                       **{**TINY_SENTIMENT, "max_len": 8, "truncate": "head_tail", "epochs": 1})
+    sidecar, path = export(run, "onnx", tmp_path / "onnx")
+    assert sidecar["truncate"] == {"keep_first": 2, "keep_last": 6}
+    texts = ["wonderful film " + "the plot was dull " * 5 + "and a superb ending", "dull", ""]
+    rows = sentiment_token_ids(sidecar, texts)
+    probabilities = runtime("onnx", path)({"token_ids": padded(sidecar, rows)})["probabilities"]
+    expected = [[p["probabilities"][label] for label in sidecar["labels"]] for p in run.predict(texts)]
+    np.testing.assert_allclose(probabilities, expected, atol=1e-5)
+
+
+def test_two_targets_and_a_simple_forecaster_export(series, tmp_path):
+    """Several targets (forecasts [batch, horizon, targets]) through the network, then the same run's
+    simple forecast (what --model auto keeps when it wins on validation), both against `forecast`."""
+    import rnnkit
+    from tests.helpers import TINY_FORECAST, make_series
+
+    data = make_series(tmp_path / "two.csv", extra=True)
+    run = rnnkit.train(str(data), task="forecast", target="value,other", features="signal", out=tmp_path / "run",
+                       **{**TINY_FORECAST, "epochs": 1})
+    for forecaster in ("network", "seasonal_trend", "seasonal_naive"):
+        run = rnnkit.load(run.path)
+        run.task_object.preprocessor(run).forecaster = forecaster  # as after_fit records it
+        path = run.export(tmp_path / forecaster, format="litert") / "model.tflite"  # this Run, as changed
+        sidecar = json.loads((path.parent / "model.json").read_text(encoding="utf-8"))
+        assert sidecar["columns"] == ["value", "other", "signal"] and sidecar["targets"] == ["value", "other"]
+        with data.open(newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+        history = np.array([[float(row[c]) for c in sidecar["columns"]] for row in rows[-sidecar["window"]:]],
+                           np.float32)[None]
+        outputs = runtime("litert", path)({"history": history})
+        assert outputs["forecast"].shape == (1, sidecar["horizon"], 2)
+        expected = run.forecast(str(data))["forecast"]  # one item per target and step
+        for index, target in enumerate(sidecar["targets"]):
+            for name, key in (("forecast", "value"), ("lower", "lower"), ("upper", "upper")):
+                np.testing.assert_allclose(outputs[name][0, :, index],
+                                           [step[key] for step in expected if step["target"] == target], rtol=1e-5)
 
 
 def test_export_without_the_converter_names_the_extra_to_install(sentiment_run, tmp_path, monkeypatch):

@@ -233,3 +233,52 @@ def test_a_log_run_refuses_values_it_cannot_take_the_log_of(tmp_path):
     auto = rnnkit.train(str(tmp_path / "zero.csv"), task="forecast", target="load", out=tmp_path / "r3", units=8,
                         epochs=1, seed=1, horizon=6, window=24)
     assert auto.config.data.transform == "none"
+
+
+def test_a_small_series_trains_an_ensemble_whose_median_is_served(forecast_run, series, tmp_path):
+    """96 rows are a small series: five networks side by side in one model; `forecast`, the SavedModel
+    and LiteRT give the median of their quantiles, and config.json records the resolved number."""
+    import tensorflow as tf
+
+    from rnnkit.tasks.forecast.forecaster import median_of_members
+    from rnnkit.tasks.forecast.preprocessor import to_original_units, window_statistics
+
+    config = json.loads((forecast_run.path / "config.json").read_text())
+    assert config["model"]["ensemble"] == 5
+    model = forecast_run.model
+    assert model.output_shape == (None, 6, 1, 3, 5)
+    assert len([layer for layer in model.layers if layer.name.startswith("quantiles")]) == 5
+    members = [layer for layer in model.layers if layer.name.startswith("rnn")]
+    assert [layer.name for layer in members] == ["rnn_0", "rnn_1_0", "rnn_2_0", "rnn_3_0", "rnn_4_0"]
+    weights = [layer.get_weights()[0] for layer in members]
+    assert not np.allclose(weights[0], weights[1])  # each from its own random start
+
+    with series.open(newline="", encoding="utf-8") as handle:
+        values = np.array([float(row["value"]) for row in csv.DictReader(handle)], np.float32)
+    history = values[-12:].reshape(1, 12, 1)
+    outputs = np.asarray(model(history, training=False))  # [1, 6, 1, 3, 5]
+    preprocessor = forecast_run.task_object.preprocessor(forecast_run)
+    mean, std = np.asarray(preprocessor.mean, np.float32), np.asarray(preprocessor.std, np.float32)
+    _, loc, scale = window_statistics(tf.constant(history), mean, std, 1, preprocessor.log_targets)
+    median = to_original_units(median_of_members(tf.constant(outputs)), loc, scale, mean[:1], std[:1],
+                               preprocessor.log_targets)[..., 1]
+    np.testing.assert_allclose(np.median(to_original_units(tf.constant(outputs), loc, scale, mean[:1], std[:1],
+                                                           preprocessor.log_targets)[..., 1, :], axis=-1),
+                               median, rtol=1e-5)  # the median in model units is the median in original units
+    served = [item["value"] for item in forecast_run.forecast(str(series))["forecast"]]
+    np.testing.assert_allclose(served, np.asarray(median)[0, :, 0], rtol=1e-5)
+
+
+def test_ensemble_is_an_option_and_old_runs_had_one_network(series, tmp_path):
+    run = rnnkit.train(str(series), task="forecast", target="value", out=tmp_path / "one",
+                       **{**TINY_FORECAST, "ensemble": 1, "epochs": 1})
+    assert run.model.output_shape == (None, 6, 1, 3)
+    with pytest.raises(rnnkit.ConfigError, match="ensemble must be an integer from 1 to 32"):
+        rnnkit.train(str(series), task="forecast", target="value", out=tmp_path / "bad", ensemble=0)
+    # A config.json written before the option existed means one network: --config rebuilds that.
+    recorded = json.loads((run.path / "config.json").read_text())
+    del recorded["model"]["ensemble"]
+    (tmp_path / "old.json").write_text(json.dumps(recorded))
+    again = rnnkit.train(str(series), config=str(tmp_path / "old.json"), out=tmp_path / "again")
+    assert again.model.output_shape == (None, 6, 1, 3)
+    assert json.loads((again.path / "config.json").read_text())["model"]["ensemble"] == 1

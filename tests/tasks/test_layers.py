@@ -66,3 +66,14 @@ def test_pinball_loss_weighs_each_quantile():
     truth = np.zeros((1, 1, 1), np.float32)
     prediction = np.full((1, 1, 1, 3), -1.0, np.float32)  # every quantile 1 below the truth
     assert np.asarray(pinball_loss(truth, prediction)).ravel().tolist() == pytest.approx([(0.1 + 0.5 + 0.9) / 3])
+
+
+def test_pinball_loss_of_an_ensemble_is_the_mean_of_its_members():
+    from rnnkit.tasks.forecast.layers import pinball_loss
+
+    rng = np.random.default_rng(0)
+    truth = rng.normal(size=(4, 3, 2)).astype(np.float32)
+    members = rng.normal(size=(4, 3, 2, 3, 5)).astype(np.float32)
+    together = np.asarray(pinball_loss(truth, members))
+    apart = np.mean([np.asarray(pinball_loss(truth, members[..., k])) for k in range(5)], axis=0)
+    np.testing.assert_allclose(together, apart, rtol=1e-6)

@@ -67,7 +67,9 @@ def build_forecaster(model, preprocessor: SeriesPreprocessor):
                     median = tf.exp(median) if log_targets else median
                 lower, upper = median + self.simple_quantiles[:, 0], median + self.simple_quantiles[:, 1]
             else:
-                quantiles = self.model(history, training=False)  # [batch, horizon, targets, 3]
+                quantiles = self.model(history, training=False)  # [batch, horizon, targets, 3(, members)]
+                if len(quantiles.shape) == 5:
+                    quantiles = median_of_members(quantiles)
                 _, loc, scale = window_statistics(history, self.mean, self.std, targets, log_targets)
                 values = to_original_units(quantiles, loc, scale, self.mean[:targets], self.std[:targets], log_targets)
                 median = values[..., 1]
@@ -85,6 +87,19 @@ def build_forecaster(model, preprocessor: SeriesPreprocessor):
             return []
 
     return Forecaster()
+
+
+def median_of_members(quantiles):
+    """The median over an ensemble's last (member) axis, in model units: the way back to original units
+    is increasing, so it is the median there too (for an odd number of members)."""
+    import tensorflow as tf
+
+    members = quantiles.shape[-1]
+    ordered = tf.sort(quantiles, axis=-1)
+    middle = members // 2
+    if members % 2:
+        return ordered[..., middle]
+    return (ordered[..., middle - 1] + ordered[..., middle]) / 2.0
 
 
 def build_edge_core(model, preprocessor: SeriesPreprocessor):

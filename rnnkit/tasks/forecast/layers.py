@@ -134,7 +134,11 @@ def seasonal_trend_weights(window: int, horizon: int, season: int):
 @keras.saving.register_keras_serializable(package="rnnkit")
 def pinball_loss(y_true, y_pred, quantiles=QUANTILES):
     """Mean pinball (quantile) loss; `y_true` `[batch, horizon, targets]`, `y_pred` with a
-    trailing quantile axis."""
+    trailing quantile axis, and after it an ensemble's member axis (the mean of the members' losses)."""
     levels = ops.convert_to_tensor(quantiles, dtype=y_pred.dtype)
-    error = ops.expand_dims(ops.cast(y_true, y_pred.dtype), -1) - y_pred
-    return ops.mean(ops.maximum(levels * error, (levels - 1.0) * error), axis=(-1, -2))
+    y_true = ops.expand_dims(ops.cast(y_true, y_pred.dtype), -1)
+    if len(y_pred.shape) == 5:  # [batch, horizon, targets, 3, members]
+        levels, y_true = ops.expand_dims(levels, -1), ops.expand_dims(y_true, -1)
+    error = y_true - y_pred
+    axes = tuple(range(2 - len(y_pred.shape), 0))  # all but batch and horizon
+    return ops.mean(ops.maximum(levels * error, (levels - 1.0) * error), axis=axes)

@@ -37,6 +37,11 @@ MISSING_MODES = ("interpolate", "error")
 TRANSFORMS = ("auto", "log", "none")
 FORECASTERS = ("network", "auto")
 FORECAST = "Forecast"
+# A small series gives a network few windows, and one random start can land it anywhere: the median of
+# several, trained side by side, is steadier (Hewamalage et al. 2021; ES-RNN's ensembles).
+SMALL_SERIES_WINDOWS = 1000
+SMALL_SERIES_ENSEMBLE = 5
+MAX_ENSEMBLE = 32
 log = logging.getLogger("rnnkit")
 
 
@@ -73,6 +78,11 @@ class ForecastTask(Task):
         Option("transform", "data", default="auto", choices=TRANSFORMS, panel=FORECAST,
                help="Model the target's logarithm: auto when the series is positive and its seasonal swing grows "
                     "with its level (chosen on the training part)."),
+        Option("ensemble", "model", type=int, default=None, nullable=True, absent=1, check=integer(1, MAX_ENSEMBLE),
+               panel=FORECAST,
+               help=f"Networks trained side by side in one model, each from its own random start; the forecast is "
+                    f"their median. When not given: {SMALL_SERIES_ENSEMBLE} for a series with fewer than "
+                    f"{SMALL_SERIES_WINDOWS} training windows, else 1."),
         Option("model", "model", key="forecaster", default="network", choices=FORECASTERS, panel=FORECAST,
                help="network: the recurrent forecaster (train warns when a simple forecast beats it on the "
                     "validation part); auto: keep the best there of it, the seasonal naive forecast and the "
@@ -159,6 +169,9 @@ class ForecastTask(Task):
 
             transform = choose_transform(targets, seasons[0])
         config.data.horizon, config.data.window = horizon, window
+        if config.model.ensemble is None:  # resolved, so --config and --resume rebuild the same model
+            small = train_end - window - horizon + 1 < SMALL_SERIES_WINDOWS
+            config.model.ensemble = SMALL_SERIES_ENSEMBLE if small else 1
         config.data.recurrent_window, config.data.season = recurrent, season
         config.data.transform = transform or "none"  # resolved, so --config repeats the run
         config.data.target_columns = series.targets

@@ -242,8 +242,8 @@ def build_edge_core(model, vocabulary: TextVocabulary):
         tokenize = "one token per Unicode character; characters not in 'vocabulary' are left out"
         join = "concatenate the tokens"
     else:
-        tokenize = (f"the matches of 'word_pattern' (RE2 syntax), a line break a token of its own; "
-                    f"a word not in 'vocabulary' is 'unknown_id'")
+        tokenize = ("the matches of 'word_pattern' (RE2 syntax) between white space (Unicode's, \\pZ and \\s, "
+                    "never a token), a line break a token of its own; a word not in 'vocabulary' is 'unknown_id'")
         join = ("join the tokens with spaces, then remove the space before . , ! ? ; : % ) ] } and after ( [ {, "
                 "and the spaces around line breaks")
     description = {
@@ -256,7 +256,7 @@ def build_edge_core(model, vocabulary: TextVocabulary):
         **({"word_pattern": WORD_PATTERN_RE2} if vocabulary.level == "word" else {}),
         "states": [{"input": f"state_{i}", "output": f"next_state_{i}", "size": size} for i, size in enumerate(sizes)],
         "steps": [
-            f"tokenize the prompt: {tokenize}; an empty prompt is the one id 'start_id'",
+            f"tokenize the prompt (\\r\\n read as \\n): {tokenize}; a prompt with no tokens is the one id 'start_id'",
             "start every state at zeros; feed the prompt's ids one at a time as 'token_ids', each step's "
             "'next_state_i' becoming the next step's 'state_i'",
             "after the prompt's last id, draw the next id from softmax(logits / temperature), with the ids in "
