@@ -178,3 +178,21 @@ def test_head_tail_truncation_keeps_a_long_texts_start_and_end(tmp_path):
     assert kept["head_tail"][0] == words[:2] + words[14:]
     assert kept["head_tail"][1] == kept["keep_last"][1] == ["w3", "w4", "w5"]  # a short text is all kept
     assert kept["head_tail"][2] == words[:2] + words[3:9]
+
+
+def test_max_mean_last_pooling_and_spatial_dropout(reviews, tmp_path):
+    """The pooled variant of the classifier (max, mean and each direction's end) with spatial dropout on
+    the embeddings: trained, reloaded and exported, it answers as `predict` does."""
+    import tensorflow as tf
+
+    run = rnnkit.train(str(reviews), task="sentiment", out=tmp_path / "run",
+                       **{**TINY_SENTIMENT, "pooling": "max_mean_last", "embedding_dropout": 0.2})
+    names = [layer.name for layer in run.model.layers]
+    assert {"embedding_dropout", "mean_over_time", "ends", "pooled"} <= set(names)
+    assert run.model.get_layer("pooled").output.shape[-1] == 3 * 2 * TINY_SENTIMENT["units"]
+    texts = ["a wonderful brilliant film", "dull and tedious", ""]
+    again = rnnkit.load(run.path)
+    expected = [p["probabilities"] for p in again.predict(texts)]
+    served = tf.saved_model.load(str(again.export(tmp_path / "sm"))).signatures["serving_default"](text=tf.constant(texts))
+    for row, probabilities in zip(served["probabilities"].numpy(), expected):
+        np.testing.assert_allclose(row, [probabilities[label] for label in run.metrics["labels"]], atol=1e-5)

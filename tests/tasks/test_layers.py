@@ -22,6 +22,28 @@ def masked_max_pooling():
     return "sentiment", layer, keras.Model(inputs, layer(x)), np.array([[1, 2, 0, 0], [3, 0, 0, 0]])
 
 
+def masked_ends():
+    import keras
+
+    from rnnkit.tasks.sentiment.layers import MaskedEnds
+
+    inputs = keras.Input((None,), dtype="int64")
+    x = keras.layers.Embedding(10, 4, mask_zero=True)(inputs)
+    layer = MaskedEnds(bidirectional=True, name="ends")
+    return "sentiment", layer, keras.Model(inputs, layer(x)), np.array([[1, 2, 3, 0], [3, 0, 0, 0]])
+
+
+def test_masked_ends_reads_each_direction_where_it_ends():
+    from rnnkit.tasks.sentiment.layers import MaskedEnds
+
+    x = np.arange(2 * 4 * 4, dtype=np.float32).reshape(2, 4, 4)  # forward half: features 0-1, backward: 2-3
+    mask = np.array([[True, True, True, False], [True, False, False, False]])
+    ends = np.asarray(MaskedEnds(bidirectional=True)(x, mask=mask))
+    np.testing.assert_array_equal(ends, [[x[0, 2, 0], x[0, 2, 1], x[0, 0, 2], x[0, 0, 3]],
+                                         [x[1, 0, 0], x[1, 0, 1], x[1, 0, 2], x[1, 0, 3]]])
+    np.testing.assert_array_equal(np.asarray(MaskedEnds()(x, mask=mask)), [x[0, 2], x[1, 0]])
+
+
 def window_normalization():
     import keras
 
@@ -43,7 +65,7 @@ def quantile_head():
     return "forecast", layer, keras.Model(window, layer([features, window])), np.random.default_rng(1).normal(0, 1, (2, 6, 2))
 
 
-@pytest.mark.parametrize("make", [masked_max_pooling, window_normalization, quantile_head])
+@pytest.mark.parametrize("make", [masked_max_pooling, masked_ends, window_normalization, quantile_head])
 def test_custom_layer_round_trip(make, tmp_path):
     import keras
 

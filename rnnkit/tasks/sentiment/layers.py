@@ -96,3 +96,40 @@ class MaskedGlobalMaxPooling1D(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], input_shape[2])
+
+
+@keras.saving.register_keras_serializable(package="rnnkit")
+class MaskedEnds(keras.layers.Layer):
+    """Where each direction of a recurrent layer ends: `[batch, steps, features]` -> `[batch, features]`,
+    the output at each row's last unmasked step (right padding); with `bidirectional`, the forward half
+    there and the backward half at the first step, where the backward direction has read the whole text.
+
+    Args:
+        bidirectional: whether the features are a forward half then a backward half. Defaults to `False`.
+    """
+
+    def __init__(self, bidirectional: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.bidirectional = bool(bidirectional)
+        self.supports_masking = True
+
+    def call(self, inputs, mask=None):
+        steps = ops.shape(inputs)[1]
+        if mask is None:
+            last = ops.full((ops.shape(inputs)[0],), steps - 1, dtype="int32")
+        else:
+            last = ops.maximum(ops.sum(ops.cast(mask, "int32"), axis=1) - 1, 0)
+        at_last = ops.take_along_axis(inputs, ops.reshape(last, (-1, 1, 1)), axis=1)[:, 0]
+        if not self.bidirectional:
+            return at_last
+        half = inputs.shape[-1] // 2
+        return ops.concatenate([at_last[:, :half], inputs[:, 0, half:]], axis=-1)
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[2])
+
+    def get_config(self):
+        return {**super().get_config(), "bidirectional": self.bidirectional}

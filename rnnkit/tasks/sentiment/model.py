@@ -8,15 +8,25 @@ def build_classifier_model(config, vocabulary_size: int, num_classes: int):
     import keras
 
     from rnnkit.backbone import build_recurrent_stack
-    from rnnkit.tasks.sentiment.layers import HashedBigrams, MaskedGlobalMaxPooling1D, MaskedMean
+    from rnnkit.tasks.sentiment.layers import HashedBigrams, MaskedEnds, MaskedGlobalMaxPooling1D, MaskedMean
 
     inputs = keras.Input(shape=(None,), dtype="int64", name="token_ids")
     embedded = keras.layers.Embedding(vocabulary_size, config.model.embedding_dim, mask_zero=True,
                                       name="embedding")(inputs)
     x = embedded
+    embedding_dropout = getattr(config.model, "embedding_dropout", 0.0)
+    if embedding_dropout:
+        x = keras.layers.SpatialDropout1D(embedding_dropout, name="embedding_dropout")(x)
     for layer in build_recurrent_stack(config.model, return_sequences=True):
         x = layer(x)
-    x = MaskedGlobalMaxPooling1D(name="max_over_time")(x)
+    sequence = x
+    x = MaskedGlobalMaxPooling1D(name="max_over_time")(sequence)
+    if getattr(config.model, "pooling", "max") == "max_mean_last":
+        # Johnson & Zhang's pooled LSTM reads more than the max: the mean over the text, and where
+        # each direction ends (the forward one on the last word, the backward one on the first).
+        mean = MaskedMean(name="mean_over_time")(sequence)
+        ends = MaskedEnds(bidirectional=bool(getattr(config.model, "bidirectional", False)), name="ends")(sequence)
+        x = keras.layers.Concatenate(name="pooled")([x, mean, ends])
     buckets = getattr(config.model, "bigram_buckets", 0)
     if buckets:
         # fastText beside the recurrent branch: the mean of the words' and the hashed word

@@ -17,7 +17,7 @@ from typing import Any
 
 from rnnkit.config import Config
 from rnnkit.errors import ConfigError, DataError
-from rnnkit.options import DATA, MODEL, TRAINING, Option, integer, non_empty
+from rnnkit.options import DATA, MODEL, TRAINING, Option, integer, non_empty, number
 from rnnkit.task import PreparedData, Task
 from rnnkit.tasks.sentiment.preprocessor import TextClassificationPreprocessor
 from rnnkit.tf_import import import_tensorflow
@@ -27,6 +27,7 @@ IMBALANCE_RATIO = 3.0
 ENCODE_BATCH = 4096
 BUCKET_BOUNDARIES = (16, 32, 48, 64, 96, 128, 160, 192, 256, 320, 384, 448, 512, 768, 1024)
 CLASS_WEIGHTS = ("auto", "balanced", "none")
+POOLINGS = ("max", "max_mean_last")
 
 
 def _vocabulary_size(name: str, value: Any) -> str | None:
@@ -60,6 +61,12 @@ class SentimentTask(Task):
         Option("bigrams", "model", key="bigram_buckets", default=0, type=int, check=integer(0), panel=MODEL,
                help="Hashed word-pair buckets of a fastText branch (mean word and word-pair embeddings) beside "
                     "the recurrent one; 0 for none."),
+        Option("pooling", "model", default="max", absent="max", choices=POOLINGS, panel=MODEL,
+               help="What the recurrent outputs become: their max over the text (max), or that next to their "
+                    "mean and the last step of each direction (max_mean_last)."),
+        Option("embedding_dropout", "model", default=0.0, absent=0.0, type=float, check=number(0, 1, closed="low"),
+               panel=MODEL, help="Drop whole embedding channels with this probability in training (spatial "
+                                 "dropout); 0 for none."),
         Option("class_weight", "training", default="auto", choices=CLASS_WEIGHTS, panel=TRAINING,
                help="Weigh classes inversely to their frequency (auto: when the largest is over 3x the smallest)."),
     )
@@ -225,10 +232,10 @@ class SentimentTask(Task):
         return build_edge_core(model, self.preprocessor(run))
 
     def custom_objects(self) -> dict[str, Any]:
-        from rnnkit.tasks.sentiment.layers import HashedBigrams, MaskedGlobalMaxPooling1D, MaskedMean
+        from rnnkit.tasks.sentiment.layers import HashedBigrams, MaskedEnds, MaskedGlobalMaxPooling1D, MaskedMean
 
         return {"MaskedGlobalMaxPooling1D": MaskedGlobalMaxPooling1D, "HashedBigrams": HashedBigrams,
-                "MaskedMean": MaskedMean}
+                "MaskedMean": MaskedMean, "MaskedEnds": MaskedEnds}
 
     # -- metrics ----------------------------------------------------------------------------
 
