@@ -10,6 +10,7 @@ the runtime's outputs on sample inputs against TensorFlow's, to `TOLERANCE`.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import shutil
@@ -59,11 +60,26 @@ def export_run(run, out: str | Path, format: str = "savedmodel", overwrite: bool
         shutil.copyfile(run.model_path, temporary)
         os.replace(temporary, out)
         return out
+    _check_out(out, overwrite, lambda folder: (folder / "saved_model.pb").exists(), "a SavedModel")
+    with _staging(out) as folder:
+        archive = run.task_object.export_archive(run, **({"xla": True} if xla else {}))
+        archive.write_out(str(folder), verbose=False)
+    return out
+
+
+def _check_out(out: Path, overwrite: bool, is_ours, what: str) -> None:
+    """Refuse a non-empty `out`, unless `overwrite` and `is_ours(out)` (an earlier export of the same kind)."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         if not overwrite:
             raise RunError(f"{out} already exists and is not empty. Pass --overwrite or choose another --out.")
-        if not (out / "saved_model.pb").exists():
-            raise RunError(f"{out} is not a SavedModel, so --overwrite will not replace it. Choose another --out.")
+        if not is_ours(out):
+            raise RunError(f"{out} is not {what}, so --overwrite will not replace it. Choose another --out.")
+
+
+@contextlib.contextmanager
+def _staging(out: Path):
+    """A path beside `out` (not made yet) for the block to write a folder to: it replaces `out` when the
+    block ends, and is removed when the block fails, leaving `out` as it was."""
     target = out.resolve()
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -71,12 +87,11 @@ def export_run(run, out: str | Path, format: str = "savedmodel", overwrite: bool
     except OSError as error:
         raise RunError(f"Cannot write to {out}: {error.strerror}. Choose another --out.") from None
     try:
-        archive = run.task_object.export_archive(run, **({"xla": True} if xla else {}))
-        archive.write_out(str(staging / "model"), verbose=False)
-        replace_dir(staging / "model", out)
+        folder = staging / "export"  # made by the block, with the umask's permissions (mkdtemp's are the owner's)
+        yield folder
+        replace_dir(folder, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return out
 
 
 def export_edge(run, out: str | Path, format: str, overwrite: bool = False) -> Path:
@@ -92,23 +107,11 @@ def export_edge(run, out: str | Path, format: str, overwrite: bool = False) -> P
     if missing:
         raise ConfigError(f"--format {format} needs {' and '.join(missing)}: pip install 'rnnkit[{spec['extra']}]'")
     out = Path(out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        if not overwrite:
-            raise RunError(f"{out} already exists and is not empty. Pass --overwrite or choose another --out.")
-        if not _is_edge_export(out):
-            raise RunError(f"{out} is not an rnnkit LiteRT or ONNX export, so --overwrite will not replace it. "
-                           "Choose another --out.")
+    _check_out(out, overwrite, _is_edge_export, "an rnnkit LiteRT or ONNX export")
     import_tensorflow()
     model = float32_model(run.model, run.task_object.custom_objects())
     core = run.task_object.edge_core(run, model)
-    target = out.resolve()
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    except OSError as error:
-        raise RunError(f"Cannot write to {out}: {error.strerror}. Choose another --out.") from None
-    try:
-        folder = staging / "export"  # made with the umask's permissions (mkdtemp's own are the owner's only)
+    with _staging(out) as folder:
         folder.mkdir()
         model_file = folder / spec["file"]
         # LiteRT's builtin recurrent loops need a fixed batch (their tensor lists' element shape): one row a call.
@@ -122,9 +125,6 @@ def export_edge(run, out: str | Path, format: str, overwrite: bool = False) -> P
                                f"(more than {TOLERANCE:g}), so it was not written. Please report this as a bug.")
         check["float32_copy"] = model is not run.model
         write_json_atomic(folder / SIDECAR, _sidecar(run, core, format, spec["file"], batch, check))
-        replace_dir(folder, out)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return out
 
 
