@@ -23,11 +23,11 @@ from rnnkit.errors import ConfigError, RunError
 from rnnkit.tf_import import import_tensorflow
 
 FORMATS = ("savedmodel", "keras", "litert", "onnx")
-# Each edge format: the model file, the packages its conversion and its check need, and the extra
-# that installs them.
+# Each edge format: the model file, the packages its conversion and its check need, the extra that
+# installs them, and the runtime that checks it.
 EDGE_FORMATS = {
-    "litert": {"file": "model.tflite", "modules": ("ai_edge_litert",), "extra": "litert"},
-    "onnx": {"file": "model.onnx", "modules": ("tf2onnx", "onnxruntime"), "extra": "onnx"},
+    "litert": {"file": "model.tflite", "modules": ("ai_edge_litert",), "extra": "litert", "runtime": "ai_edge_litert"},
+    "onnx": {"file": "model.onnx", "modules": ("tf2onnx", "onnxruntime"), "extra": "onnx", "runtime": "onnxruntime"},
 }
 SIDECAR = "model.json"
 TOLERANCE = 1e-5  # relative to the output's largest magnitude, or absolute below 1
@@ -187,8 +187,7 @@ def _convert_litert(core, batch: int | None, path: Path) -> None:
         try:
             path.write_bytes(converter.convert())
         except Exception as error:  # the converter raises its own ConverterError and others
-            reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            raise RunError(f"This model does not convert to LiteRT with builtin operators: {reason}") from None
+            raise RunError(f"This model does not convert to LiteRT with builtin operators: {_first_line(error)}") from None
 
 
 def _convert_onnx(core, batch: int | None, path: Path) -> None:
@@ -208,8 +207,12 @@ def _convert_onnx(core, batch: int | None, path: Path) -> None:
     try:
         tf2onnx.convert.from_function(tf.function(core.function, input_signature=specs), specs, output_path=str(path))
     except Exception as error:  # tf2onnx raises ValueError, KeyError, its own errors, ...
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise RunError(f"This model does not convert to ONNX: {reason}") from None
+        raise RunError(f"This model does not convert to ONNX: {_first_line(error)}") from None
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def _litert_runner(path: Path):
@@ -229,24 +232,26 @@ def _onnx_runner(path: Path):
 
 def _check(core, run_converted, rows: int) -> dict:
     """The converted model against TensorFlow on `core.sample` inputs: the largest difference of any
-    output, relative to that output's largest magnitude when it is above 1."""
+    output, relative to that output's largest magnitude when it is above 1, and each output's dtype and
+    shape after the batch axis."""
     import numpy as np
     import tensorflow as tf
 
     rng = np.random.default_rng(0)
-    difference, checked = 0.0, 0
+    difference, checked, outputs = 0.0, 0, {}
     for _ in range(max(CHECK_ROWS // rows, 1)):
         inputs = core.sample(rng, rows)
         expected = core.function(*(tf.constant(inputs[name]) for name, _, _ in core.inputs))
         got = run_converted(inputs)
         for name, value in expected.items():
             value, converted = value.numpy(), np.asarray(got.get(name))
+            outputs[name] = (value.dtype.name, list(value.shape[1:]))
             if converted.shape != value.shape or not (np.all(np.isfinite(converted)) and np.all(np.isfinite(value))):
-                return {"difference": math.inf, "rows": checked + rows}
+                return {"difference": math.inf, "rows": checked + rows, "outputs": outputs}
             scale = max(float(np.max(np.abs(value), initial=0.0)), 1.0)
             difference = max(difference, float(np.max(np.abs(converted - value), initial=0.0)) / scale)
         checked += rows
-    return {"difference": difference, "rows": checked}
+    return {"difference": difference, "rows": checked, "outputs": outputs}
 
 
 def _sidecar(run, core, format: str, file: str, batch: int | None, check: dict) -> dict:
@@ -260,8 +265,7 @@ def _sidecar(run, core, format: str, file: str, batch: int | None, check: dict) 
         except PackageNotFoundError:
             return "unknown"
 
-    runtime = "ai_edge_litert" if format == "litert" else "onnxruntime"
-    outputs = core.function(*(_zeros(shape, dtype) for _, dtype, shape in core.inputs))
+    runtime = EDGE_FORMATS[format]["runtime"]
     return {
         "format": format,
         "model": file,
@@ -269,17 +273,11 @@ def _sidecar(run, core, format: str, file: str, batch: int | None, check: dict) 
         "run": run.path.name,
         "rnnkit_version": __version__,
         "inputs": [{"name": name, "dtype": dtype, "shape": [batch, *shape]} for name, dtype, shape in core.inputs],
-        "outputs": [{"name": name, "dtype": value.dtype.name, "shape": [batch, *value.shape[1:]]}
-                    for name, value in outputs.items()],
+        "outputs": [{"name": name, "dtype": dtype, "shape": [batch, *shape]}
+                    for name, (dtype, shape) in check["outputs"].items()],
         **core.description,
         "checked": {"runtime": f"{runtime} {version(runtime)}", "rows": check["rows"],
                     "max_difference": check["difference"],
                     "against": "TensorFlow, the SavedModel's computation" + (
                         " in float32 (the run itself computes in float16)" if check["float32_copy"] else "")},
     }
-
-
-def _zeros(shape, dtype):
-    import tensorflow as tf
-
-    return tf.zeros([1, *(1 if size is None else size for size in shape)], dtype)
