@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from rnnkit.cli import datasets, evaluate, export, forecast, generate, info, predict, serve, train
+from rnnkit.cli import datasets, evaluate, export, forecast, generate, info, predict, serve, train, tune
 from rnnkit.cli._errors import EXIT_INTERRUPTED, install_warning_handler, render_usage_error, stderr
 
 app = typer.Typer(
@@ -22,6 +22,7 @@ app.command("forecast", no_args_is_help=True)(forecast.forecast)
 app.command("evaluate", no_args_is_help=True)(evaluate.build_evaluate())
 app.command("export", no_args_is_help=True)(export.export)
 app.command("serve", no_args_is_help=True)(serve.serve)
+app.command("tune", no_args_is_help=True)(tune.build_tune())
 app.command("info")(info.info)
 app.command("datasets")(datasets.datasets)
 

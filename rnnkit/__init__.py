@@ -16,6 +16,9 @@ The public API (TensorFlow is imported only when a model is built or loaded):
     run.forecast("passengers.csv", plot="forecast.png")
     run.evaluate("passengers.csv", backtest=4)
 
+    search = rnnkit.tune("passengers.csv", target="passengers", horizon=12, trials=20, out="runs/tune")
+    search.best["config"]   # runs/tune/best_config.json: rnnkit.train(config=...) trains it again
+
 Add a task of your own with `rnnkit.register_task(MyTask)` (a `rnnkit.Task` subclass), or
 from another package with an entry point in the group `rnnkit.tasks` (see `rnnkit.registry`).
 """
@@ -27,6 +30,7 @@ from rnnkit.registry import register_task, task_names
 from rnnkit.runs import Run, load
 from rnnkit.task import PreparedData, Task
 from rnnkit.training import TrainingInterrupted, train
+from rnnkit.tuning import Search, SearchInterrupted, load_search, tune
 from rnnkit.version import __version__
 
 __all__ = [
@@ -38,11 +42,15 @@ __all__ = [
     "RnnkitError",
     "Run",
     "RunError",
+    "Search",
+    "SearchInterrupted",
     "Task",
     "TrainingInterrupted",
     "__version__",
     "load",
+    "load_search",
     "register_task",
     "task_names",
     "train",
+    "tune",
 ]

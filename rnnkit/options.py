@@ -186,3 +186,44 @@ def is_int(value: Any) -> bool:
 
 def is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+# -- tuning -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Tuned:
+    """One option of a task's search space (`Task.search_space`, `rnnkit tune`): a range or a list of values.
+
+    Args:
+        name: the option's flat name (`units`).
+        low: the smallest value of a range. Defaults to `None` (a list of `choices`).
+        high: the largest value of a range. Defaults to `None`.
+        log: sample the range on a log scale (learning rates, widths). Defaults to `False`.
+        choices: the values to choose from, instead of a range. Defaults to `()`.
+
+    Example:
+        >>> Tuned("units", 32, 512, log=True).grid(int)
+        [32, 128, 512]
+    """
+
+    name: str
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    choices: tuple = ()
+
+    def grid(self, kind: type) -> list:
+        """The values a grid search tries: the choices, or a range's ends and middle (geometric with `log`)."""
+        if self.choices:
+            return list(self.choices)
+        low, high = float(self.low), float(self.high)
+        middle = math.sqrt(low * high) if self.log else (low + high) / 2
+        values = [low, middle, high]
+        values = [int(round(value)) for value in values] if kind is int else [round(value, 6) for value in values]
+        return list(dict.fromkeys(values))
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.choices:
+            return {"choices": list(self.choices)}
+        return {"low": self.low, "high": self.high, "log": self.log}

@@ -48,15 +48,17 @@ def learning_curves_figure(history: list[dict[str, float]]):
     return figure
 
 
-def save_figure(figure, path: Path) -> Path:
-    """Write the figure under a temporary name, then rename: readers never see half a PNG."""
+def save_figure(figure, path: Path, tight: bool = True) -> Path:
+    """Write the figure under a temporary name, then rename: readers never see half a PNG.
+    `tight`: matplotlib's tight layout; otherwise only the margins are trimmed."""
     plt = pyplot()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.tight_layout()
+    if tight:
+        figure.tight_layout()
     temporary = temporary_path(path)
     try:
-        figure.savefig(temporary, dpi=100, format="png")
+        figure.savefig(temporary, dpi=100, format="png", **({} if tight else {"bbox_inches": "tight"}))
         os.replace(temporary, path)
     finally:
         plt.close(figure)

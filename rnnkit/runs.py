@@ -32,9 +32,10 @@ LOGS_DIR = "logs"
 CACHE_DIR = "cache"
 
 
-def create_default_run_dir(task: str) -> Path:
-    """Create and return a new `runs/<task>-<timestamp>` folder; runs started in the same second get `-2`, `-3`..."""
-    base = Path("runs") / f"{task}-{time.strftime('%Y%m%d-%H%M%S')}"
+def create_default_run_dir(task: str, kind: str = "") -> Path:
+    """Create and return a new `runs/<task>-<timestamp>` folder (`runs/<task>-<kind>-<timestamp>` with a
+    `kind`, such as `tune`); folders started in the same second get `-2`, `-3`..."""
+    base = Path("runs") / "-".join(filter(None, [task, kind, time.strftime('%Y%m%d-%H%M%S')]))
     base.parent.mkdir(parents=True, exist_ok=True)
     for attempt in itertools.count(1):
         path = base if attempt == 1 else base.with_name(f"{base.name}-{attempt}")

@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 
 from rnnkit.config import SHARED_OPTIONS, Config
 from rnnkit.errors import ConfigError, DataError, RunError
-from rnnkit.options import Option
+from rnnkit.options import Option, Tuned
 from rnnkit.plots import learning_curves
 from rnnkit.registry import key_owner, option_owners, task_class, task_names
 
@@ -79,7 +79,9 @@ class Task:
         options: the task's own options (the shared ones are `rnnkit.config.SHARED_OPTIONS`).
         defaults: the task's defaults for any option, shared or its own, by flat name.
         evaluate_options: options that `evaluate` accepts besides the data.
-        monitor: the validation metric the best epoch and early stopping follow.
+        monitor: the validation metric the best epoch and early stopping follow (and `rnnkit tune`
+            minimizes).
+        search_space: the options `rnnkit tune` searches, with their ranges (`rnnkit.options.Tuned`).
     """
 
     name: ClassVar[str] = ""
@@ -88,6 +90,7 @@ class Task:
     defaults: ClassVar[dict[str, Any]] = {}
     evaluate_options: ClassVar[tuple[Option, ...]] = ()
     monitor: ClassVar[str] = "val_loss"
+    search_space: ClassVar[tuple[Tuned, ...]] = ()
 
     # -- options ---------------------------------------------------------------------------------
 

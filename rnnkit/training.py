@@ -38,6 +38,10 @@ class TrainingInterrupted(RnnkitError):
     """Training was interrupted (Ctrl-C); the last checkpoint is kept for `--resume`."""
 
 
+class TrainingDiverged(RnnkitError):
+    """No epoch ended with a finite validation loss (a learning rate too high), so no model was saved."""
+
+
 def resolve_config(data: str | None, task: str | None = None, config: str | Path | Config | None = None,
                    record: bool = False, **options: Any):
     """The task and the full, validated configuration: task defaults, then a config file, then options.
@@ -400,7 +404,7 @@ def _fit(task_object, config: Config, prepared, work: Path, strategy, resume: bo
     if not chief:
         return  # the chief scores the model and writes the run
     if not (work / runs.MODEL_FILE).exists():
-        raise RnnkitError("Training produced no finite validation loss, so no model was saved. Try a lower --learning-rate.")
+        raise TrainingDiverged("Training produced no finite validation loss, so no model was saved. Try a lower --learning-rate.")
 
     # Metrics and plots come from the best epoch, through the same inference module that
     # `Run`'s verbs and the SavedModel use, after what the task settles on the validation part.

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from rnnkit.config import Config
 from rnnkit.errors import ConfigError, DataError, RunError
-from rnnkit.options import Option, integer, non_empty
+from rnnkit.options import Option, Tuned, integer, non_empty
 from rnnkit.task import PreparedData, Task
 from rnnkit.tf_import import import_tensorflow
 
@@ -91,6 +91,15 @@ class ForecastTask(Task):
     # Chosen on the airline (monthly, 144 steps) and Mauna Loa CO2 (weekly, 2,284 steps)
     # series: one GRU(64) layer with the linear highway reached MASE 0.5-0.6 and 0.35-0.4
     # (benchmarks/forecast_accuracy.py); an LSTM and two layers were no better.
+    # `rnnkit tune`: around the defaults (the window depends on the series: add it with --space).
+    search_space = (
+        Tuned("cell", choices=("gru", "lstm")),
+        Tuned("layers", 1, 2),
+        Tuned("units", 16, 256, log=True),
+        Tuned("dropout", 0.0, 0.4),
+        Tuned("learning_rate", 1e-4, 1e-2, log=True),
+        Tuned("batch_size", choices=(16, 32, 64)),
+    )
     defaults = {"cell": "gru", "layers": 1, "units": 64, "dropout": 0.1, "epochs": 100, "batch_size": 32,
                 "learning_rate": 0.001, "patience": 10}
     evaluate_options = (

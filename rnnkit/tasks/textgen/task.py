@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from rnnkit.config import Config
 from rnnkit.errors import ConfigError, DataError
-from rnnkit.options import DATA, MODEL, Option, integer, number
+from rnnkit.options import DATA, MODEL, Option, Tuned, integer, number
 from rnnkit.task import PreparedData, Task
 from rnnkit.tasks.textgen.sampling import check_sampling
 from rnnkit.tf_import import import_tensorflow
@@ -62,6 +62,17 @@ class TextGenTask(Task):
     # where LSTM reached 1.95; smaller batches and a higher, cosine-decayed peak rate learn
     # more per second. Both cells are cuDNN-eligible on a GPU.
     defaults = {"cell": "gru", "batch_size": 32, "learning_rate": 0.005}
+    # `rnnkit tune`: around the defaults, wide enough to find a bigger model for a longer budget.
+    search_space = (
+        Tuned("cell", choices=("gru", "lstm")),
+        Tuned("layers", 1, 3),
+        Tuned("units", 128, 768, log=True),
+        Tuned("embedding_dim", 32, 256, log=True),
+        Tuned("dropout", 0.0, 0.4),
+        Tuned("learning_rate", 1e-3, 1e-2, log=True),
+        Tuned("batch_size", choices=(16, 32, 64, 128)),
+        Tuned("max_len", 50, 200, log=True),
+    )
 
     def resolve_for_hardware(self, config: Config, gpu: bool) -> None:
         # The normalized GRU learned more per CPU-second on Tiny Shakespeare (README, Benchmarks);
