@@ -27,6 +27,15 @@ seed. Cases run one after the other in this process.
 
 `--set KEY=VALUE` passes an option to rnnkit's run; `--baseline-set KEY=VALUE` trains a second rnnkit
 run per seed with that option, printed as its own row ("rnnkit with KEY=VALUE").
+
+`--calendar` measures calendar covariates: each series gets sine/cosine columns of the calendar
+cycles its step implies (month of the year for monthly data; day of the year for weekly; hour of
+the day and day of the week for sub-daily), computed from its timestamps, and rnnkit trains with
+them as `features` next to the target; a second run per seed without them is the baseline row.
+The columns give the network the calendar position of every step of the window, so (at a fixed
+step) of every step it forecasts: the information future-known calendar covariates carry.
+
+    python benchmarks/forecast_accuracy.py --seeds 1,2,3 --calendar
 """
 
 from __future__ import annotations
@@ -97,6 +106,39 @@ def make_demand(path: Path) -> Path:
 BASELINES = {"naive": "naive", "seasonal_naive": "seasonal naive", "mean": "mean"}
 
 
+def add_calendar(path: Path, out: Path) -> tuple[Path, list[str]]:
+    """A copy of the CSV `path` in `out` with sine/cosine columns of the calendar cycles of its step
+    (see the module's docstring); the copy and the new columns' names."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    header, body = rows[0], rows[1:]
+    times = np.array([row[0] for row in body], dtype="datetime64[m]")
+    step = (times[1] - times[0]) / np.timedelta64(1, "D")
+    minutes = (times - times.astype("datetime64[D]")).astype(np.int64)
+    day_of_year = (times.astype("datetime64[D]") - times.astype("datetime64[Y]")).astype(np.int64)
+    weekday = (times.astype("datetime64[D]").astype(np.int64) + 3) % 7  # 1970-01-01 was a Thursday
+    month = times.astype("datetime64[M]").astype(np.int64) % 12
+    if step >= 28:
+        cycles = {"month": month / 12}
+    elif step >= 7:
+        cycles = {"year": day_of_year / 365.25}
+    elif step >= 1:
+        cycles = {"weekday": weekday / 7, "year": day_of_year / 365.25}
+    else:
+        cycles = {"hour": minutes / 1440, "weekday": (weekday + minutes / 1440) / 7}
+    columns = {}
+    for name, phase in cycles.items():
+        columns[f"{name}_sin"] = np.sin(2 * np.pi * phase)
+        columns[f"{name}_cos"] = np.cos(2 * np.pi * phase)
+    copy = out / f"calendar-{path.name}"
+    with copy.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header + list(columns))
+        for index, row in enumerate(body):
+            writer.writerow(row + [f"{values[index]:.6f}" for values in columns.values()])
+    return copy, list(columns)
+
+
 def rnnkit_run(path: Path, case: Case, seed: int, val_split: float, epochs: int | None, work: Path,
                options: dict | None = None) -> dict:
     """Train rnnkit's default forecaster (with `options`); its test metrics, MASE scale, seconds and epochs."""
@@ -142,7 +184,8 @@ def holt_winters(history: np.ndarray, season: int, horizon: int, seasonal: str) 
             "warnings": sorted({f"{w.category.__name__}: {w.message}" for w in caught})}
 
 
-def run_case(name: str, case: Case, path: Path, args: argparse.Namespace, seeds: list[int]) -> dict:
+def run_case(name: str, case: Case, path: Path, args: argparse.Namespace, seeds: list[int],
+             calendar: list[str] | None = None) -> dict:
     from rnnkit.datasets.csv_series import open_series
     from rnnkit.tasks.forecast.forecaster import baseline_forecasts, forecast_metrics
     from rnnkit.tasks.forecast.preprocessor import seasonal_naive_scale
@@ -166,7 +209,10 @@ def run_case(name: str, case: Case, path: Path, args: argparse.Namespace, seeds:
         baseline_runs = []
         for seed in seeds:
             variants = [(runs, parse_sets(args.set), "")]
-            if args.baseline_set:
+            if calendar:
+                variants = [(runs, {**parse_sets(args.set), "features": calendar}, " (calendar)"),
+                            (baseline_runs, parse_sets(args.set), " (no calendar)")]
+            elif args.baseline_set:
                 variants.append((baseline_runs, parse_sets(args.baseline_set), f" ({' '.join(args.baseline_set)})"))
             for collected, options, label in variants:
                 result = rnnkit_run(path, case, seed, args.val_split, args.epochs, Path(folder), options)
@@ -227,7 +273,11 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="an rnnkit option")
     parser.add_argument("--baseline-set", action="append", default=[], metavar="KEY=VALUE",
                         help="also train rnnkit with this option, side by side")
+    parser.add_argument("--calendar", action="store_true",
+                        help="train with calendar columns as features, and without them side by side")
     args = parser.parse_args()
+    if args.calendar and args.baseline_set:
+        parser.error("--calendar trains its own baseline row (without the calendar): drop --baseline-set")
     try:
         import statsmodels  # noqa: F401
     except ImportError:
@@ -243,7 +293,7 @@ def main() -> None:
     if not seeds:
         parser.error("--seeds: give at least one seed")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    paths = {}
+    paths, calendars = {}, {}
     generated = Path(tempfile.mkdtemp(prefix="rnnkit-forecast-bench-"))
     for name in names:
         file = CASES[name].file
@@ -254,12 +304,15 @@ def main() -> None:
         if path is None:
             return
         paths[name] = path
+    if args.calendar:
+        for name in names:
+            paths[name], calendars[name] = add_calendar(paths[name], generated)
 
     from rnnkit.tf_import import import_tensorflow
 
     import_tensorflow()  # not timed
     try:
-        results = {name: run_case(name, CASES[name], paths[name], args, seeds) for name in names}
+        results = {name: run_case(name, CASES[name], paths[name], args, seeds, calendars.get(name)) for name in names}
     finally:
         shutil.rmtree(generated, ignore_errors=True)
 
@@ -268,8 +321,10 @@ def main() -> None:
     print("| case | method | MAE | sMAPE % | MASE | fit s | epochs |")
     print("|---|---|---:|---:|---:|---:|---:|")
     for name, result in results.items():
-        labels = [("runs", "rnnkit default GRU" + (f" with {' '.join(args.set)}" if args.set else "")),
-                  ("baseline_runs", f"rnnkit with {' '.join(args.baseline_set)}")]
+        other = "rnnkit without the calendar" if args.calendar else f"rnnkit with {' '.join(args.baseline_set)}"
+        labels = [("runs", "rnnkit default GRU" + (f" with {' '.join(args.set)}" if args.set else "")
+                   + (" with calendar features" if args.calendar else "")),
+                  ("baseline_runs", other)]
         for key, label in labels:
             runs = result[key]
             if not runs:
@@ -296,7 +351,8 @@ def main() -> None:
         best_naive = min(metrics["mase"] for metrics in result["seasonal"].values()) if result["seasonal"] else math.nan
         if result["baseline_runs"]:
             other = float(np.mean([run["model"]["mase"] for run in result["baseline_runs"]]))
-            print(f"{name}: rnnkit MASE / rnnkit with {' '.join(args.baseline_set)} MASE = {model_mase / other:.2f}")
+            label = "without the calendar" if args.calendar else f"with {' '.join(args.baseline_set)}"
+            print(f"{name}: rnnkit MASE / rnnkit {label} MASE = {model_mase / other:.2f}")
         print(f"{name}: rnnkit MASE / Holt-Winters MASE = {model_mase / result['hw_metrics']['mase']:.2f}, "
               f"/ best seasonal naive MASE = {model_mase / best_naive:.2f} (rnnkit 80% interval coverage "
               f"{coverage:.2f}; window {result['runs'][0]['window']}; MASE scaled by season {result['season']})")
