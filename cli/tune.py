@@ -79,15 +79,16 @@ def _trial_line(trial: dict) -> str:
 
 def _print_search(search) -> None:
     summary = search.to_dict()
-    table = Table(title=escape(f"{search.task} search in {search.path}: {summary['complete']} complete, "
-                               f"{summary['pruned']} pruned, {summary['failed']} failed ({search.metric}, lower is "
-                               "better)"))
+    counts = ", ".join(f"{summary[state]} {state}" for state in ("complete", "pruned", "cut", "failed", "interrupted")
+                       if summary[state] or state in ("complete", "pruned"))
+    table = Table(title=escape(f"{search.task} search in {search.path}: {counts} ({search.metric}, lower is better)"))
     for column in ["trial", "state", search.metric, "epochs", "seconds"]:
         table.add_column(escape(column), justify="left" if column == "state" else "right", no_wrap=True)
     table.add_column("options", ratio=1)  # the one column that wraps on a narrow terminal
     best = search.best["number"] if search.best else None
     for trial in search.trials:
-        options = " ".join(f"{name}={_shown(value)}" for name, value in trial["params"].items())
+        options = ("(the defaults) " if trial.get("defaults") else "") + \
+            " ".join(f"{name}={_shown(value)}" for name, value in trial["params"].items())
         row = [str(trial["number"]), trial["state"], "-" if trial["value"] is None else f"{trial['value']:.4f}",
                "-" if trial["epochs"] is None else str(trial["epochs"]),
                "-" if trial["seconds"] is None else f"{trial['seconds']:.0f}", escape(options)]
@@ -119,10 +120,11 @@ def build_tune():
         ("task", Optional[Task], None, typer.Option(help="The task; inferred from DATA when omitted.",
                                                     rich_help_panel="Data")),
         ("trials", Optional[int], None, typer.Option(help="Finished trials the search should hold (counting earlier "
-                                                     "sessions and other workers). \\[default: 20; a grid: its size]",
+                                                     "sessions and other workers). \\[default: 20; a grid: its size; "
+                                                     "with --time-budget: as many as fit]",
                                                      rich_help_panel=SEARCH, show_default=False)),
         ("time_budget", Optional[float], None, typer.Option(help="Seconds for the whole search: no trial starts "
-                                                            "after it, a trial gets what is left.",
+                                                            "after them, and one still running then is stopped.",
                                                             rich_help_panel=SEARCH)),
         ("trial_budget", Optional[float], None, typer.Option(help="Seconds per trial (its --time-budget); without "
                                                              "it a trial trains the task's epochs.",

@@ -417,7 +417,8 @@ def _fit(task_object, config: Config, prepared, work: Path, strategy, resume: bo
     if budget is not None and final_seconds > budget.left():
         # Sized to what the budget has left, or at least what it kept for it when training and
         # validation ran over theirs; metrics.json records the share.
-        portion = max(budget.left(), final_reserved) / final_seconds
+        portion = min(1.0, max(budget.left(), final_reserved) / final_seconds)
+    if portion < 1:
         log.warning(f"Scoring the best model on {portion:.1%} of the held-out data to stay within the time budget "
                     f"(all of it would take about {final_seconds:.0f} s); metrics.json records the share.")
     # `portion` only when needed: a task plugin written before it existed still trains.

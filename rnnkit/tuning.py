@@ -36,7 +36,7 @@ from typing import Any
 
 from rnnkit import runs
 from rnnkit.atomic import write_text_atomic
-from rnnkit.errors import ConfigError, RunError
+from rnnkit.errors import ConfigError, DataError, RunError
 from rnnkit.options import Tuned
 from rnnkit.training import TrainingDiverged, TrainingInterrupted, _read_history, resolve_config, train
 
@@ -52,12 +52,17 @@ SAMPLERS = ("tpe", "random", "grid")
 DEFAULT_TRIALS = 20
 # Below this a trial cannot build, trace, fit one epoch and score its model.
 MIN_TRIAL_SECONDS = 10.0
+# A search whose trials keep failing stops and says why.
+MAX_FAILURES_IN_A_ROW = 3
+# How often a worker looks whether the trials that other processes run have finished.
+POLL_SECONDS = 5.0
 # What a search records in its study, and what --resume may not change.
 RECORD = "rnnkit"
 # Options a search sets itself, or that say how a trial runs rather than what it is.
 NOT_TUNABLE = ("seed", "time_budget", "tensorboard", "strategy", "encoding")
 PLOTS = ("optimization_history", "param_importances", "parallel_coordinate", "slice")
-# How the summary names Optuna's trial states; a failed trial that was interrupted is "interrupted".
+# How the summary names Optuna's trial states; a failed trial that was interrupted is "interrupted",
+# a pruned one that the search's time budget stopped "cut".
 TRIAL_STATES = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed", "RUNNING": "running",
                 "WAITING": "waiting"}
 
@@ -94,7 +99,8 @@ class Search:
         states = [trial["state"] for trial in self.trials]
         return {"study": str(self.path), "task": self.task, "metric": self.metric, "direction": "minimize",
                 "trials": self.trials, "complete": states.count("complete"), "pruned": states.count("pruned"),
-                "failed": states.count("failed"), "interrupted": states.count("interrupted"), "best": self.best,
+                "failed": states.count("failed"), "interrupted": states.count("interrupted"),
+                "cut": states.count("cut"), "best": self.best,
                 "plots": self.plots}
 
 
@@ -109,10 +115,13 @@ def tune(data: str | Path | None = None, task: str | None = None, out: str | Pat
         task: the task; inferred from `data` when `None`. Defaults to `None`.
         out: the search folder; a new `runs/<task>-tune-<timestamp>` when `None`. Defaults to `None`.
         trials: how many trials the study should hold, finished (complete or pruned), counting
-            those of earlier sessions and of other workers. Defaults to 20 (a grid: its size).
-        time_budget: stop starting trials after this many seconds; a trial gets what is left
-            (at most `trial_budget`). Defaults to `None`: no limit.
-        trial_budget: seconds per trial (its `time_budget`). Defaults to `None`: the task's epochs.
+            those of earlier sessions and of other workers. Defaults to the search's (20 for a new
+            one; a grid: its size), or no limit when `time_budget` is given.
+        time_budget: seconds for the whole search: no trial starts after them, and a trial still
+            running then is stopped at its best epoch so far (its state "cut": it does not
+            compete for best). Defaults to `None`: no limit.
+        trial_budget: seconds per trial: each trial's `time_budget` (its learning-rate schedule
+            follows the clock). Recorded with the search. Defaults to `None`: the task's epochs.
         sampler: `tpe` (Bayesian), `random` or `grid` (each range at its ends and middle).
             Defaults to `tpe`.
         space: a JSON file or dict that overrides the task's search space (`Task.search_space`),
@@ -148,14 +157,16 @@ def tune(data: str | Path | None = None, task: str | None = None, out: str | Pat
         record, out = _new_record(data, task, out, sampler, space, options)
     if trials is not None:
         record["trials"] = trials
+    if trial_budget is not None:
+        record["trial_budget"] = trial_budget
     space_entries = [_tuned_from_dict(name, values) for name, values in record["space"].items()]
     study = _open_study(optuna, out, record, resume)
     deadline = None if time_budget is None else time.monotonic() + time_budget
     with _StopRequests() as stop, _quiet_retracing():
-        _discard_failed(study, out)
         try:
-            _search(optuna, study, out, record, space_entries, deadline, trial_budget, quiet, tensorboard, stop,
-                    progress)
+            # With a time budget and no --trials, the budget alone ends this session.
+            target = math.inf if trials is None and time_budget is not None else record["trials"]
+            _search(optuna, study, out, record, space_entries, target, deadline, quiet, tensorboard, stop, progress)
         except SearchInterrupted:
             _finish(study, out, record)
             raise
@@ -349,11 +360,19 @@ def _open_study(optuna, out: Path, record: dict[str, Any], resume: bool):
         retry = {"heartbeat_stale_trial_callback": optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1)}
     else:
         retry = {"failed_trial_callback": optuna.storages.RetryFailedTrialCallback(max_retry=1)}
-    storage = optuna.storages.RDBStorage(_storage_url(out), heartbeat_interval=30, grace_period=90, **retry)
+    # Several workers write one SQLite file: a writer waits for another's lock instead of failing.
+    storage = optuna.storages.RDBStorage(_storage_url(out), heartbeat_interval=30, grace_period=90,
+                                         engine_kwargs={"connect_args": {"timeout": 60}}, **retry)
     study = optuna.create_study(study_name=STUDY_NAME, storage=storage, direction="minimize",
                                 sampler=_sampler(optuna, record, study_size=0), pruner=_pruner(optuna),
                                 load_if_exists=resume)
-    if not resume or study.user_attrs.get(RECORD, {}).get("trials") != record["trials"]:
+    if not resume and record["sampler"] != "grid":  # a grid tries its own points
+        # The first trial is the task's defaults (those inside the space), so the search's best
+        # is never worse on validation than what `rnnkit train` gives without it.
+        defaults = _defaults_in_space(record)
+        if defaults:
+            study.enqueue_trial(defaults, user_attrs={"defaults": True})
+    if not resume or study.user_attrs.get(RECORD) != record:  # --trials or --trial-budget given anew
         study.set_user_attr(RECORD, record)
     # Another seed for each session, so that two workers (or a resumed search) do not
     # propose the same options; the first session's is the search's seed.
@@ -361,8 +380,24 @@ def _open_study(optuna, out: Path, record: dict[str, Any], resume: bool):
     return study
 
 
+def _defaults_in_space(record: dict[str, Any]) -> dict[str, Any]:
+    from rnnkit.registry import get_task
+
+    defaults = {option.name: option.default for option in get_task(record["task"]).all_options()}
+    chosen = {}
+    for name, values in record["space"].items():
+        entry, value = _tuned_from_dict(name, values), defaults.get(name)
+        if value is None:
+            continue
+        if entry.choices and value in entry.choices or not entry.choices and entry.low <= value <= entry.high:
+            chosen[name] = value
+    return chosen
+
+
 def _sampler(optuna, record: dict[str, Any], study_size: int):
-    seed = record["seed"] + study_size
+    # The first session samples from the search's seed (a search repeats); later ones, and other
+    # workers started at the same moment, each from their own.
+    seed = record["seed"] if study_size == 0 else (record["seed"] + study_size + os.getpid()) % 2**32
     if record["sampler"] == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if record["sampler"] == "grid":
@@ -372,7 +407,8 @@ def _sampler(optuna, record: dict[str, Any], study_size: int):
         grid = {name: _tuned_from_dict(name, values).grid(_kind(task_object, name))
                 for name, values in record["space"].items()}
         return optuna.samplers.GridSampler(grid, seed=seed)
-    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=5, multivariate=True)
+    # constant_liar: a worker does not propose what another one is trying now.
+    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=5, multivariate=True, constant_liar=True)
 
 
 def _pruner(optuna):
@@ -381,69 +417,81 @@ def _pruner(optuna):
     return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=2)
 
 
-def _search(optuna, study, out: Path, record, space: list[Tuned], deadline, trial_budget, quiet, tensorboard, stop,
-            progress) -> None:
+def _search(optuna, study, out: Path, record, space: list[Tuned], target: float, deadline, quiet, tensorboard,
+            stop, progress) -> None:
     from rnnkit.registry import get_task
 
     task_object = get_task(record["task"])
     kinds = {entry.name: _kind(task_object, entry.name) for entry in space}
-    finished_states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
-    target = record["trials"]
+    states = optuna.trial.TrialState
+    grid = None
     if record["sampler"] == "grid":  # beyond its size, a grid would only repeat itself
-        size = math.prod(len(entry.grid(kinds[entry.name])) for entry in space)
-        if target > size:
-            log.warning(f"The grid has {size} points: the search stops there, not at {target} trials.")
-        target = min(target, size)
-
+        grid = math.prod(len(entry.grid(kinds[entry.name])) for entry in space)
+        if record["trials"] > grid:
+            log.warning(f"The grid has {grid} points: the search stops there, not at {record['trials']} trials.")
     current = {}
 
     def objective(trial):
         params = {entry.name: _suggest(trial, entry, kinds[entry.name]) for entry in space}
         current.update(number=trial.number, params=params)
+        if stop.requested:  # Ctrl-C while the sampler chose: retried first by --resume
+            trial.set_user_attr("interrupted", True)
+            raise SearchInterrupted(_interrupted_message(out))
         folder = out / TRIALS_DIR / f"{trial.number:03d}"
-        budget = trial_budget
-        if deadline is not None:
-            budget = min(budget or math.inf, deadline - time.monotonic())
-        pruning = _pruning_callback(trial, record["metric"])
+        pruning = _pruning_callback(trial, record["metric"], deadline)
         started = time.monotonic()
         try:
             train(record["data"], task=record["task"], out=folder, overwrite=True, quiet=quiet, callbacks=[pruning],
-                  time_budget=budget, tensorboard=tensorboard or None, **record["options"], **params)
+                  time_budget=record.get("trial_budget"), tensorboard=tensorboard or None, **record["options"],
+                  **params)
         except (TrainingInterrupted, KeyboardInterrupt):
             shutil.rmtree(folder, ignore_errors=True)
             trial.set_user_attr("interrupted", True)
             raise SearchInterrupted(_interrupted_message(out)) from None
-        except TrainingDiverged as error:
+        except (TrainingDiverged, ConfigError, DataError) as error:
+            # This trial's options cannot train (a learning rate that diverges, a sequence longer
+            # than the data): a failed trial, and the search goes on.
+            shutil.rmtree(folder, ignore_errors=True)
             trial.set_user_attr("error", str(error))
-            trial.set_user_attr("seconds", time.monotonic() - started)
+            trial.set_user_attr("seconds", round(time.monotonic() - started, 3))
             raise _TrialFailed(str(error)) from None
         history = _read_history(folder / runs.HISTORY_FILE)
-        scores = [row[record["metric"]] for row in history if math.isfinite(row.get(record["metric"], math.nan))]
-        best = min(range(len(scores)), key=scores.__getitem__)
+        scored = [(row[record["metric"]], index) for index, row in enumerate(history)
+                  if math.isfinite(row.get(record["metric"], math.nan))]
+        value, best = min(scored)
         trial.set_user_attr("run", f"{TRIALS_DIR}/{folder.name}")
         trial.set_user_attr("epochs", len(history))
         trial.set_user_attr("best_epoch", best + 1)
         trial.set_user_attr("seconds", round(time.monotonic() - started, 3))
-        trial.set_user_attr("metrics", {key: value for key, value in history[best].items()
-                                        if key.startswith("val_")})
-        trial.set_user_attr("value", scores[best])
+        trial.set_user_attr("metrics", {key: val for key, val in history[best].items() if key.startswith("val_")})
+        trial.set_user_attr("value", value)
+        if pruning.cut_at is not None:
+            trial.set_user_attr("cut", True)
+            raise optuna.TrialPruned(f"cut at epoch {pruning.cut_at} by the search's time budget")
         if pruning.pruned_at is not None:
             raise optuna.TrialPruned(f"behind the median at epoch {pruning.pruned_at}")
-        return scores[best]
+        return value
 
-
+    failures = 0
     while True:
         optuna.storages.fail_stale_trials(study)
+        _discard_failed(study, out)
         trials = study.get_trials(deepcopy=False)
-        finished = sum(trial.state in finished_states for trial in trials)
-        running = sum(trial.state == optuna.trial.TrialState.RUNNING for trial in trials)
-        if finished + running >= target:
+        finished = sum(trial.state in (states.COMPLETE, states.PRUNED) for trial in trials)
+        running = sum(trial.state == states.RUNNING for trial in trials)
+        failed = sum(trial.state == states.FAIL for trial in trials)
+        if finished >= target or grid is not None and finished + failed >= grid:
             return
         if deadline is not None and deadline - time.monotonic() < MIN_TRIAL_SECONDS:
             log.info("The time budget is spent: no further trial started.")
             return
         if stop.requested:
             raise SearchInterrupted(_interrupted_message(out))
+        if finished + running >= target:
+            # The last trials run elsewhere: another worker's, or a killed process's, which its
+            # silent heartbeat marks failed (and retries) after the grace period.
+            time.sleep(POLL_SECONDS)
+            continue
         current.clear()
         try:
             study.optimize(objective, n_trials=1, catch=(_TrialFailed,))
@@ -451,8 +499,16 @@ def _search(optuna, study, out: Path, record, space: list[Tuned], deadline, tria
             if current:
                 study.enqueue_trial(current["params"], user_attrs={"retry_of": current["number"]})
             raise
+        if "number" not in current:
+            continue
+        trial = next(trial for trial in study.get_trials(deepcopy=False) if trial.number == current["number"])
+        failures = failures + 1 if trial.state == states.FAIL else 0
+        if failures >= MAX_FAILURES_IN_A_ROW:
+            raise ConfigError(f"{failures} trials in a row failed (the last: {trial.user_attrs.get('error')}). Narrow "
+                              "the search space (--space) or fix the options, then continue with "
+                              f"`rnnkit tune --resume --out {out}`.")
         if progress is not None:
-            progress(_trial_dict(optuna, study.get_trials(deepcopy=False)[-1]))
+            progress(_trial_dict(optuna, trial))
 
 
 def _suggest(trial, entry: Tuned, kind: type):
@@ -463,19 +519,29 @@ def _suggest(trial, entry: Tuned, kind: type):
     return trial.suggest_float(entry.name, float(entry.low), float(entry.high), log=entry.log)
 
 
-def _pruning_callback(trial, metric: str):
+def _pruning_callback(trial, metric: str, deadline: float | None):
     """A Keras callback reporting `metric` after each epoch, stopping training when Optuna prunes the trial
-    (the equivalent of optuna-integration's Keras callback, which predates Keras 3). The run still ends
-    as every run does: its best epoch scored and written."""
+    (the equivalent of optuna-integration's Keras callback, which predates Keras 3), or when the search's
+    time budget ends (`deadline`). The run still ends as every run does: its best epoch scored and written.
+
+    The search's deadline stops a trial from outside, rather than becoming its `time_budget`, so a
+    trial's learning-rate schedule and validation batches are those of `rnnkit train` with its config."""
     import keras
 
     class Pruning(keras.callbacks.Callback):
         def __init__(self):
             super().__init__()
-            self.pruned_at = None
+            self.pruned_at = self.cut_at = None
             self.best = math.inf
 
+        def on_train_batch_end(self, batch, logs=None):
+            if deadline is not None and time.monotonic() > deadline and self.cut_at is None:
+                self.cut_at = "end"
+                self.model.stop_training = True
+
         def on_epoch_end(self, epoch, logs=None):
+            if self.cut_at == "end":
+                self.cut_at = epoch + 1
             value = (logs or {}).get(metric)
             if value is None or not math.isfinite(value):
                 return
@@ -509,10 +575,14 @@ def _trial_dict(optuna, trial) -> dict[str, Any]:
     state = TRIAL_STATES.get(trial.state.name, trial.state.name.lower())
     if attrs.get("interrupted"):
         state = "interrupted"  # and retried by the next session
+    elif attrs.get("cut"):
+        state = "cut"  # stopped by the search's time budget
     value = trial.value if trial.state == optuna.trial.TrialState.COMPLETE else attrs.get("value")
     return {"number": trial.number, "state": state, "value": value, "params": trial.params,
             "epochs": attrs.get("epochs"), "best_epoch": attrs.get("best_epoch"), "seconds": attrs.get("seconds"),
-            "metrics": attrs.get("metrics", {}), "run": attrs.get("run") if state in ("complete", "pruned") else None,
+            "metrics": attrs.get("metrics", {}),
+            "run": attrs.get("run") if state in ("complete", "pruned", "cut") else None,
+            "defaults": bool(attrs.get("defaults")),
             **({"error": attrs["error"]} if "error" in attrs else {})}
 
 

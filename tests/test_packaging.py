@@ -28,8 +28,10 @@ def test_help_is_instant_and_does_not_import_tensorflow():
     code = (
         "import sys\n"
         "from rnnkit.cli.main import app\n"
-        "try:\n    app(['train', '--help'])\nexcept SystemExit:\n    pass\n"
+        "for command in ('train', 'tune'):\n"
+        "    try:\n        app([command, '--help'])\n    except SystemExit:\n        pass\n"
         "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'TensorFlow imported'\n"
+        "assert 'optuna' not in sys.modules, 'Optuna imported'\n"
     )
     start = time.monotonic()
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

@@ -36,7 +36,7 @@ CASES = {
                    "cell=gru"], {}, "random"),
     "forecast": (lambda path: make_series(path, rows=60), "sales.csv", ["--target", "value", "--horizon", "6",
                                                                         "--window", "12"],
-                 ["layers=1", "epochs=3", "batch_size=16", "cell=gru"],
+                 ["layers=1", "epochs=3", "batch_size=16", "cell=gru", "ensemble=1"],
                  {"units": {"low": 4, "high": 16, "log": True}, "learning_rate": {"low": 0.001, "high": 0.02}},
                  "tpe"),
 }
@@ -69,10 +69,13 @@ def test_a_search_resumes_and_its_best_config_trains_the_same_model(task, tmp_pa
     assert all(trial["state"] in ("complete", "pruned") for trial in first["trials"])
     searched = set(first["trials"][0]["params"])
     assert searched and not searched & {"layers", "embedding_dim", "batch_size", "epochs"}  # fixed or left out
+    pinned = dict(value.split("=") for value in fixed)
     for trial in first["trials"]:
-        run = out / trial["run"]
-        assert (run / "model.keras").is_file() and (run / "metrics.json").is_file()
-        assert trial["value"] == pytest.approx(_best_loss(run), abs=1e-9)
+        run = rnnkit.load(out / trial["run"])  # a normal run
+        assert run.model_path.is_file() and run.metrics["model"]
+        assert trial["value"] == pytest.approx(_best_loss(run.path), abs=1e-9)
+        for name, value in {**trial["params"], **pinned}.items():  # what the trial trained with
+            assert str(run.config.get(name)).lower() == str(value).lower(), name
     if task == "textgen":  # TensorBoard's HParams view over the trials
         assert list((out / "trials" / "000" / "logs").rglob("events.out.tfevents.*"))
     assert (out / "plots" / "optimization_history.png").stat().st_size > 0
@@ -99,7 +102,7 @@ def test_an_interrupted_search_resumes_with_no_lost_or_duplicated_trial(tmp_path
     data = make_series(tmp_path / "sales.csv", rows=60)
     out = tmp_path / "search"
     command = [sys.executable, "-m", "rnnkit.cli.main", "tune", str(data), "--target", "value", "--horizon", "6",
-               "--window", "12", "--set", "units=8", "--set", "layers=1", "--epochs", "60", "--no-early-stopping",
+               "--window", "12", "--set", "units=8", "--set", "layers=1", "--ensemble", "1", "--epochs", "60", "--no-early-stopping",
                "--seed", "2", "--trials", "3", "--out", str(out), "--quiet"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
@@ -127,14 +130,27 @@ def test_an_interrupted_search_resumes_with_no_lost_or_duplicated_trial(tmp_path
     assert sorted(path.name for path in (out / "trials").iterdir()) == ["000", "002", "003"]
 
 
-def test_a_grid_search_stops_at_the_grid_size(tmp_path):
+def test_a_trial_that_cannot_train_fails_alone_and_a_grid_stops_at_its_size(tmp_path):
     data = make_series(tmp_path / "sales.csv", rows=60)
-    search = rnnkit.tune(data, target="value", horizon=6, window=12, layers=1, epochs=1, early_stopping=False,
-                         seed=1, sampler="grid", trials=5, space={"units": {"choices": [4, 8]}, "dropout": None,
-                                                                  "learning_rate": None, "batch_size": None,
-                                                                  "cell": None, "layers": None},
-                         out=tmp_path / "grid")
-    assert sorted(trial["params"]["units"] for trial in search.trials) == [4, 8]
+    space = {"window": {"choices": [12, 500]}, "units": None, "dropout": None, "learning_rate": None,
+             "batch_size": None, "cell": None, "layers": None}
+    search = rnnkit.tune(data, target="value", horizon=6, units=4, layers=1, epochs=1, early_stopping=False, seed=1,
+                         sampler="grid", trials=5, space=space, out=tmp_path / "grid")
+    states = {trial["params"]["window"]: trial for trial in search.trials}
+    assert sorted(states) == [12, 500] and len(search.trials) == 2  # each point once, the failed one too
+    assert states[12]["state"] == "complete" and states[500]["state"] == "failed"
+    assert "window" in states[500]["error"] and not (tmp_path / "grid" / "trials" / f"{states[500]['number']:03d}").exists()
+
+    # Trials that all fail stop the search with the reason, as a user error.
+    result = runner.invoke(app, ["tune", str(data), "--target", "value", "--horizon", "6", "--sampler", "grid",
+                                 "--set", "units=4", "--epochs", "1", "--out", str(tmp_path / "failing"),
+                                 "--space", _write(tmp_path / "space.json", {**space, "window": {"choices": [400, 500, 600]}})])
+    assert_user_error(result, "3 trials in a row failed", "window")
+
+
+def _write(path: Path, values: dict) -> str:
+    path.write_text(json.dumps(values))
+    return str(path)
 
 
 def test_bad_searches_end_in_one_line_and_write_nothing(tmp_path):
@@ -183,3 +199,12 @@ def test_resume_keeps_the_search_s_options(tmp_path):
     result = runner.invoke(app, ["tune", "--resume", "--out", str(out), "--sampler", "random"])
     assert_user_error(result, "--sampler cannot change on --resume")
     assert len(rnnkit.load_search(out).trials) == 1
+
+
+def test_without_optuna_the_command_says_how_to_install_it(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "optuna", None)  # `import optuna` raises ImportError
+    data = make_series(tmp_path / "sales.csv", rows=60)
+    result = runner.invoke(app, ["tune", str(data), "--target", "value", "--horizon", "6", "--out",
+                                 str(tmp_path / "search")])
+    assert_user_error(result, "rnnkit tune needs Optuna", "pip install 'rnnkit[tune]'")
+    assert not (tmp_path / "search").exists()
