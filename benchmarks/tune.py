@@ -130,6 +130,7 @@ def main() -> None:
         parser.error(f"--keep {args.keep} is not empty")
     with tempfile.TemporaryDirectory(prefix="rnnkit-tune-bench-") as temporary:
         folder = args.keep or temporary
+        Path(folder).mkdir(parents=True, exist_ok=True)
         for name in names:
             case = CASES[name](Path(folder))
             if case is not None:

@@ -635,7 +635,7 @@ def _link(link: Path, target: Path) -> None:
 
 def _plots(optuna, study, directory: Path) -> None:
     """The study's plots as PNG files (matplotlib, no display); those the trials so far allow."""
-    from matplotlib.ticker import MaxNLocator, NullFormatter
+    from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
     from rnnkit.plots import pyplot, save_figure
 
@@ -654,15 +654,18 @@ def _plots(optuna, study, directory: Path) -> None:
         except (ValueError, RuntimeError) as error:  # e.g. importances when every trial scored the same
             log.warning(f"No {name.replace('_', ' ')} plot: {error}")
             continue
-        every = list(axes.flat) if hasattr(axes, "flat") else [axes]
-        for axis in every:
+        first = axes.flat[0] if hasattr(axes, "flat") else axes
+        figure = first.get_figure()
+        for axis in figure.get_axes():  # the parallel coordinates' twin axes too
             for scale, ticks in ((axis.get_xscale(), axis.xaxis), (axis.get_yscale(), axis.yaxis)):
-                if scale == "log":  # only the decades labelled: the others overlap
+                if scale == "log":  # 1, 2, 5 per decade, as plain numbers: matplotlib's own labels overlap
+                    ticks.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+                    ticks.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
                     ticks.set_minor_formatter(NullFormatter())
         if name == "optimization_history":
-            every[0].xaxis.set_major_locator(MaxNLocator(integer=True))
-        figure = every[0].get_figure()
-        figure.set_size_inches(max(8, figure.get_size_inches()[0]), max(5, figure.get_size_inches()[1]))
+            first.xaxis.set_major_locator(MaxNLocator(integer=True))
+        width = 1.6 * (len(study.best_trial.params) + 1) if name == "parallel_coordinate" else 8
+        figure.set_size_inches(max(width, figure.get_size_inches()[0]), max(5, figure.get_size_inches()[1]))
         # Optuna lays out its colour bars itself: matplotlib's tight layout would move them over the plots.
         save_figure(figure, directory / f"{name}.png", tight=name not in ("slice", "parallel_coordinate"))
 
