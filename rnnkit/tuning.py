@@ -363,9 +363,11 @@ def _open_study(optuna, out: Path, record: dict[str, Any], resume: bool):
     # Several workers write one SQLite file: a writer waits for another's lock instead of failing.
     storage = optuna.storages.RDBStorage(_storage_url(out), heartbeat_interval=30, grace_period=90,
                                          engine_kwargs={"connect_args": {"timeout": 60}}, **retry)
-    study = optuna.create_study(study_name=STUDY_NAME, storage=storage, direction="minimize",
-                                sampler=_sampler(optuna, record, study_size=0), pruner=_pruner(optuna),
+    study = optuna.create_study(study_name=STUDY_NAME, storage=storage, direction="minimize", pruner=_pruner(optuna),
                                 load_if_exists=resume)
+    # The first session samples from the search's seed, so a search repeats; later sessions, and
+    # workers started at the same moment, each from their own, so they do not propose the same options.
+    study.sampler = _sampler(optuna, record, study_size=len(study.trials) if resume else 0)
     if not resume and record["sampler"] != "grid":  # a grid tries its own points
         # The first trial is the task's defaults (those inside the space), so the search's best
         # is never worse on validation than what `rnnkit train` gives without it.
@@ -374,9 +376,6 @@ def _open_study(optuna, out: Path, record: dict[str, Any], resume: bool):
             study.enqueue_trial(defaults, user_attrs={"defaults": True})
     if not resume or study.user_attrs.get(RECORD) != record:  # --trials or --trial-budget given anew
         study.set_user_attr(RECORD, record)
-    # Another seed for each session, so that two workers (or a resumed search) do not
-    # propose the same options; the first session's is the search's seed.
-    study.sampler = _sampler(optuna, record, study_size=len(study.trials))
     return study
 
 
@@ -395,8 +394,6 @@ def _defaults_in_space(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def _sampler(optuna, record: dict[str, Any], study_size: int):
-    # The first session samples from the search's seed (a search repeats); later ones, and other
-    # workers started at the same moment, each from their own.
     seed = record["seed"] if study_size == 0 else (record["seed"] + study_size + os.getpid()) % 2**32
     if record["sampler"] == "random":
         return optuna.samplers.RandomSampler(seed=seed)
